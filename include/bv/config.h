@@ -1,0 +1,52 @@
+/* Every size that fixes the guest's memory, in one place. Each can be
+ * overridden with -D on the command line; the guest has no heap, so these
+ * bound its worst-case RAM at link time. */
+#ifndef BV_CONFIG_H
+#define BV_CONFIG_H
+
+/* ---- virtqueues (drivers/) ---- */
+/* Largest ring the driver will set up; the device's maximum may be lower. Power of 2. */
+#ifndef BV_VIRTQ_MAX_SIZE
+#define BV_VIRTQ_MAX_SIZE 128
+#endif
+/* How many virtio devices the probe can hold at once. */
+#ifndef BV_VIRTIO_MAX_DEVICES
+#define BV_VIRTIO_MAX_DEVICES 4
+#endif
+
+/* ---- PCI (drivers/) ---- */
+#ifndef BV_PCI_MAX_FUNCS
+#define BV_PCI_MAX_FUNCS 32
+#endif
+
+/* ---- vsock (vsock/) ---- */
+/* Connections (including listeners) held at once; one more is refused with RST. */
+#ifndef BV_VSOCK_MAX_CONNS
+#define BV_VSOCK_MAX_CONNS 64
+#endif
+/* Receive buffer per connection: this is the buf_alloc we advertise. */
+#ifndef BV_VSOCK_RXBUF_SIZE
+#define BV_VSOCK_RXBUF_SIZE 16384
+#endif
+/* Send buffer per connection: bytes accepted by send() but not yet on the ring. */
+#ifndef BV_VSOCK_TXBUF_SIZE
+#define BV_VSOCK_TXBUF_SIZE 16384
+#endif
+/* Payload bytes per posted RX buffer (plus the 44-byte header). */
+#ifndef BV_VSOCK_RX_PKT_SIZE
+#define BV_VSOCK_RX_PKT_SIZE 4096
+#endif
+/* Payload bytes per TX packet. */
+#ifndef BV_VSOCK_TX_PKT_SIZE
+#define BV_VSOCK_TX_PKT_SIZE 4096
+#endif
+/* Milliseconds before an unanswered REQUEST gives up. */
+#ifndef BV_VSOCK_CONNECT_TIMEOUT_MS
+#define BV_VSOCK_CONNECT_TIMEOUT_MS 2000
+#endif
+/* Milliseconds after SHUTDOWN before we send RST ourselves (Linux: 8 s). */
+#ifndef BV_VSOCK_CLOSE_TIMEOUT_MS
+#define BV_VSOCK_CLOSE_TIMEOUT_MS 8000
+#endif
+
+#endif

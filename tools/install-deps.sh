@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install every Debian package barevsock needs to build, run and test.
+# Idempotent: only calls apt-get when something is missing.
+set -euo pipefail
+
+PKGS=(
+	make gcc libc6-dev            # host tools, unit tests (ASan/UBSan come with gcc)
+	gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu picolibc-aarch64-linux-gnu
+	gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi
+	qemu-system-x86 qemu-system-arm
+	python3 python3-pytest
+	socat                         # host-side clients in tests
+	linux-image-amd64 busybox-static kmod cpio xz-utils   # Linux guest and kernel lane
+	clang lld libclang-rt-14-dev  # fuzzing (libFuzzer + sanitizers)
+	python3-matplotlib            # bench chart
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#PKGS[@]} packages present"
+	exit 0
+fi
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

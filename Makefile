@@ -34,7 +34,7 @@ APPS := $(notdir $(patsubst %/,%,$(dir $(wildcard apps/*/*.c))))
 APPS := $(sort $(APPS))
 ELFS := $(patsubst %,$(BUILD)/%.elf,$(APPS))
 
-.PHONY: all all-arches host test run clean unit fuzz bench
+.PHONY: all all-arches host test run clean unit fuzz bench print-unit-tests
 all: $(ELFS)
 
 $(BUILD)/%.c.o: %.c
@@ -75,3 +75,6 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+print-unit-tests:
+	@echo $(UNIT_TESTS)

@@ -2,6 +2,7 @@
 files both ways, works in the background and with shared memory. Not a test
 of barevsock itself; the kernel lane has its own module."""
 import os
+import shutil
 import time
 
 import pytest
@@ -69,6 +70,21 @@ def test_shared_memory_with_virtfs():
 
 
 def test_bad_qemu_option_reports_qemu_error():
+    vm = linuxvm.LinuxVM("true", extra_qemu_args=["-device", "no-such-device"], timeout=60)
     with pytest.raises(linuxvm.LinuxVMError) as err:
-        linuxvm.run_script("true", extra_qemu_args=["-device", "no-such-device"], timeout=60)
+        with vm:
+            vm.wait()
     assert "no-such-device" in str(err.value)
+    shutil.rmtree(vm.workdir)
+
+
+def test_timeout_kills_vm_and_reports_console():
+    vm = linuxvm.LinuxVM("echo STUCK-HERE; sleep 1000", timeout=8)
+    with pytest.raises(linuxvm.LinuxVMError) as err:
+        with vm:
+            vm.wait()
+    assert "did not finish within 8s" in str(err.value)
+    assert "STUCK-HERE" in str(err.value)
+    assert not vm.running()
+    assert os.path.isdir(vm.workdir), "a failed run keeps its work dir for debugging"
+    shutil.rmtree(vm.workdir)

@@ -394,7 +394,7 @@ class LinuxVM:
             self._fail(f"VM did not finish within {timeout or self.timeout}s")
         return self._finish()
 
-    def _finish(self):
+    def _finish(self, require_status=True):
         seconds = time.monotonic() - self.t0
         self._close_console()
         status = None
@@ -405,7 +405,7 @@ class LinuxVM:
             pass
         self.result = Result(status, self.console, self._collect(), self.workdir,
                              self.boot_seconds, seconds)
-        if status is None:
+        if status is None and require_status:
             self.keep_workdir = True
             raise LinuxVMError(f"VM ended without a script status\n{self.describe()}")
         return self.result
@@ -438,12 +438,9 @@ class LinuxVM:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
-        try:
-            return self._finish()
-        except LinuxVMError:
-            return self.result if self.result else Result(
-                None, self.console, self._collect(), self.workdir, self.boot_seconds,
-                time.monotonic() - self.t0)
+        if self.result is not None:
+            return self.result
+        return self._finish(require_status=False)
 
     def kill(self):
         if self.running():

@@ -92,7 +92,12 @@ def vmlinux_path(version=None):
     out = os.path.join(CACHE, version, f"vmlinux-{_stamp([src])}")
     if os.path.exists(out):
         return out
-    data = open(src, "rb").read()
+    try:
+        with open(src, "rb") as f:
+            data = f.read()
+    except PermissionError:
+        raise LinuxVMError(f"{src} is not readable: run the Linux-VM tests as root, or make "
+                           "the kernel image readable") from None
     # The bzImage setup code precedes the payload; the payload is one xz
     # stream followed by other data, which the decompressor leaves unused.
     start = data.find(XZ_MAGIC)
@@ -119,7 +124,7 @@ def _module_files(version):
     order, without repeats. Built-in modules produce 'builtin' lines."""
     order = []
     for mod in INITRAMFS_MODULES:
-        res = subprocess.run(["modprobe", "-d", "/", "-S", version, "--show-depends", mod],
+        res = subprocess.run([_modprobe(), "-d", "/", "-S", version, "--show-depends", mod],
                              capture_output=True, text=True, timeout=30)
         if res.returncode != 0:
             raise LinuxVMError(f"modprobe --show-depends {mod} failed: {res.stderr}")
@@ -128,6 +133,14 @@ def _module_files(version):
             if parts[:1] == ["insmod"] and parts[1] not in order:
                 order.append(os.path.normpath(parts[1]))
     return order
+
+
+def _modprobe():
+    # /sbin is often not on a non-root user's PATH.
+    for cand in (shutil.which("modprobe"), "/usr/sbin/modprobe", "/sbin/modprobe"):
+        if cand and os.path.exists(cand):
+            return cand
+    raise LinuxVMError("modprobe not found: install kmod (tools/install-deps.sh)")
 
 
 def initramfs_path(version=None):
@@ -472,6 +485,15 @@ class LinuxVM:
         if exc_type is not None:
             self.keep_workdir = True
         self.cleanup()
+
+
+def vhost_user_vsock_args(socket_path, chardev_id="vuvsock"):
+    """extra_qemu_args that give the VM a vhost-user vsock device served by
+    the backend listening on `socket_path` (start the backend first: QEMU
+    talks to it while creating the device). Use with shared_mem=True and
+    modules=["vmw_vsock_virtio_transport"]; the backend assigns the CID."""
+    return ["-chardev", f"socket,id={chardev_id},path={socket_path}",
+            "-device", f"vhost-user-vsock-pci,chardev={chardev_id}"]
 
 
 def run_script(script, check=True, **kw):

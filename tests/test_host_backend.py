@@ -1,0 +1,173 @@
+"""bv-vhost-vsock on its own and against QEMU without a guest OS: command
+line checks, socket-file hygiene, signals, and the vhost-user handshake QEMU
+7.2 performs while realizing vhost-user-vsock-pci. The Linux-guest data tests
+are in test_host_linux_guest.py."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import qemu
+
+BACKEND = os.path.join(qemu.BUILD, "host", "bv-vhost-vsock")
+
+
+def _need_backend():
+    if not os.path.exists(BACKEND):
+        pytest.skip(f"{BACKEND} not built (make host)")
+
+
+class Backend:
+    """A running bv-vhost-vsock; waits for its ready line, keeps stderr."""
+
+    def __init__(self, tmp, *args, cid=3):
+        self.vsock = os.path.join(tmp, "v.sock")
+        self.uds = os.path.join(tmp, "u.sock")
+        self.log_path = os.path.join(tmp, "backend.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BACKEND, "-v", "--guest-cid", str(cid), "--socket", self.vsock,
+                                      "--uds-path", self.uds, *args],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = _readline(self.proc, 10)
+        assert "listening on" in line, f"no ready line: {line!r}\n{self.stderr()}"
+        self.ready = line
+
+    def stderr(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+        return self.proc.returncode
+
+
+def _readline(proc, timeout):
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout):
+        proc.kill()
+        return ""
+    return proc.stdout.readline()
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="bvh-")
+    yield d
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    os.rmdir(d)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--guest-cid", "2"], "not a usable CID"),
+    (["--guest-cid", "4294967295"], "not a usable CID"),
+    (["--guest-cid", "abc"], "not a usable CID"),
+    (["--queue-size", "100"], "power of 2"),
+    (["--tx-buffer-size", "10"], "not a number in"),
+    (["--bogus", "1"], "unknown option"),
+])
+def test_bad_arguments_are_explained(tmp, args, needle):
+    _need_backend()
+    r = subprocess.run([BACKEND, "--socket", f"{tmp}/v", "--uds-path", f"{tmp}/u", *args],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert needle in r.stderr and "--help" in r.stderr, r.stderr
+    assert not os.path.exists(f"{tmp}/v")
+
+
+def test_missing_paths_and_help():
+    _need_backend()
+    r = subprocess.run([BACKEND], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "--socket PATH is required" in r.stderr
+    r = subprocess.run([BACKEND, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "CONNECT <port>" in r.stdout
+
+
+def test_stale_socket_removed_live_one_kept_regular_file_kept(tmp):
+    _need_backend()
+    stale = os.path.join(tmp, "v.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()                      # a socket file nobody listens on
+    b = Backend(tmp)
+    try:
+        # a second instance must refuse to steal the live socket
+        r = subprocess.run([BACKEND, "--socket", b.vsock, "--uds-path", os.path.join(tmp, "u2")],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1 and "another process is listening" in r.stderr, r.stderr
+    finally:
+        assert b.stop() == 0, b.stderr()
+    assert not os.path.exists(b.vsock) and not os.path.exists(b.uds), "sockets not removed on exit"
+    with open(os.path.join(tmp, "plain"), "w") as f:
+        f.write("x")
+    r = subprocess.run([BACKEND, "--socket", os.path.join(tmp, "plain"), "--uds-path", os.path.join(tmp, "u3")],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "is not a socket" in r.stderr
+    assert open(os.path.join(tmp, "plain")).read() == "x"
+
+
+def test_connect_without_guest_is_refused_in_bounded_time(tmp):
+    _need_backend()
+    b = Backend(tmp, "--connect-timeout", "500")
+    try:
+        for line in (b"CONNECT 1234\n", b"HELLO\n"):
+            c = socket.socket(socket.AF_UNIX)
+            c.settimeout(5)
+            c.connect(b.uds)
+            t = time.monotonic()
+            c.sendall(line)
+            assert c.recv(100) == b"", "expected the socket closed without OK"
+            assert time.monotonic() - t < 3
+            c.close()
+        os.kill(b.proc.pid, signal.SIGUSR1)
+        time.sleep(0.3)
+        assert "stats:" in b.stderr()
+    finally:
+        assert b.stop(signal.SIGINT) == 0, b.stderr()
+
+
+def test_qemu_vhost_user_handshake_and_reconnect(tmp):
+    """QEMU realizes vhost-user-vsock-pci against the backend (GET_FEATURES,
+    protocol features, GET_CONFIG for the CID...), and after QEMU goes away
+    the backend serves the next QEMU on the same socket."""
+    _need_backend()
+    b = Backend(tmp, cid=42)
+    try:
+        for round_ in range(2):
+            cmd = qemu.machine_args("x86_64-q35", mem_mb=64, shared_mem=True) + [
+                "-chardev", f"socket,id=c,path={b.vsock}",
+                "-device", "vhost-user-vsock-pci,chardev=c", "-S"]
+            q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 20
+                while "front end connected" not in b.stderr().split("front end gone")[-1] \
+                        and time.monotonic() < deadline and q.poll() is None:
+                    time.sleep(0.1)
+                time.sleep(1.0)   # QEMU finishes realizing; it would exit on a handshake error
+                assert q.poll() is None, q.stdout.read().decode()
+            finally:
+                q.kill()
+                q.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while b.stderr().count("front end gone") <= round_ and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert b.stderr().count("front end gone") == round_ + 1, b.stderr()
+        assert "vhost-user:" not in b.stderr(), b.stderr()
+    finally:
+        assert b.stop() == 0, b.stderr()

@@ -1,0 +1,320 @@
+"""bv-vhost-vsock against the Linux kernel's own virtio-vsock guest driver:
+Debian's kernel boots under TCG with vhost-user-vsock-pci served by the
+backend, and everything is driven from the host through the Unix sockets
+(hybrid CONNECT convention). One VM per module; a second VM at the end
+checks the backend serves the next QEMU after the first one is gone."""
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+
+import pytest
+
+import linuxvm
+from test_host_backend import BACKEND, Backend
+
+ECHO_PORT = 1234
+SINK_PORT = 1235      # guest reads everything, then replies with its sha256
+DEAD_PORT = 999       # nothing listens here in the guest
+
+# Guest side: socat echo server, a Python hash server, and a trigger loop that
+# runs guest->host connections on request (files cmd-N -> res-N).
+GUEST_SCRIPT = r"""#!/bin/sh
+socat VSOCK-LISTEN:1234,fork,reuseaddr,backlog=128 EXEC:cat &
+/usr/bin/python3 - <<'PY' &
+import hashlib, json, os, socket, threading, time
+def sink():
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    s.bind((socket.VMADDR_CID_ANY, 1235)); s.listen(8)
+    while True:
+        c, _ = s.accept()
+        h = hashlib.sha256(); n = 0
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            h.update(d); n += len(d)
+        c.sendall(("%d %s\n" % (n, h.hexdigest())).encode()); c.close()
+threading.Thread(target=sink, daemon=True).start()
+def run(cmd):
+    r = {}
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    s.settimeout(30)
+    try:
+        s.connect((2, cmd["port"]))
+    except OSError as e:
+        return {"connect_error": e.__class__.__name__ + ":" + str(e.errno)}
+    data = bytes(range(256)) * (cmd["nbytes"] // 256)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)               # guest half-close
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        got += d
+    s.close()
+    return {"sent_sha": hashlib.sha256(data).hexdigest(), "reply": got.decode()}
+done = set()
+open("ready.tmp", "w").write("up"); os.rename("ready.tmp", "ready")
+while not os.path.exists("stop"):
+    for f in sorted(os.listdir(".")):
+        if f.startswith("cmd-") and f not in done:
+            done.add(f)
+            res = run(json.load(open(f)))
+            open("t" + f, "w").write(json.dumps(res)); os.rename("t" + f, "res-" + f[4:])
+    time.sleep(0.05)
+PY
+while [ ! -e stop ]; do sleep 0.2; done
+"""
+
+
+def hybrid_connect(uds, port, timeout=20):
+    """CONNECT through the backend; returns (socket, host_port) or (None, reason)
+    when refused. Retries only while the guest has not started listening."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(uds)
+    s.sendall(f"CONNECT {port}\n".encode())
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c:
+            s.close()
+            return None, line
+        line += c
+    assert line.startswith(b"OK "), line
+    return s, int(line.split()[1])
+
+
+def echo_roundtrip(uds, nbytes, chunk=65536):
+    """Write nbytes of random data while a second thread reads the echo;
+    returns (seconds, hash ok)."""
+    s, _ = hybrid_connect(uds, ECHO_PORT)
+    data = os.urandom(nbytes)
+    want = hashlib.sha256(data).hexdigest()
+    h = hashlib.sha256()
+    got = [0]
+
+    def reader():
+        while got[0] < nbytes:
+            d = s.recv(262144)
+            if not d:
+                break
+            h.update(d)
+            got[0] += len(d)
+
+    t0 = time.monotonic()
+    th = threading.Thread(target=reader)
+    th.start()
+    for i in range(0, nbytes, chunk):
+        s.sendall(data[i:i + chunk])
+    th.join(timeout=600)
+    secs = time.monotonic() - t0
+    s.close()
+    assert got[0] == nbytes, f"echo returned {got[0]} of {nbytes} bytes"
+    return secs, h.hexdigest() == want
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env():
+    if not os.path.exists(BACKEND):
+        pytest.skip(f"{BACKEND} not built (make host)")
+    tmp = tempfile.mkdtemp(prefix="bvh-linux-")
+    t0 = time.monotonic()
+    b = Backend(tmp)
+    vm = linuxvm.LinuxVM(GUEST_SCRIPT, shared_mem=True, modules=["vmw_vsock_virtio_transport"],
+                         extra_qemu_args=linuxvm.vhost_user_vsock_args(b.vsock), timeout=900,
+                         name="bvh-linux")
+    e = Env()
+    e.tmp, e.backend, e.vm, e.t0, e.ncmd = tmp, b, vm, t0, 0
+    try:
+        vm.start()
+        vm.wait_for_file("ready", timeout=120)
+        e.boot = vm.boot_seconds
+        yield e
+    finally:
+        vm.put("stop", "x")
+        vm.stop(grace=5)
+        vm.cleanup()
+        rc = b.stop()
+        log = b.stderr()
+        print(f"\nLinux-guest module: {time.monotonic() - t0:.1f}s (boot {getattr(e, 'boot', 0):.1f}s)")
+        print("\n".join(line for line in log.splitlines() if "stats" in line or "guest error" in line))
+        for f in os.listdir(tmp):
+            try:
+                os.unlink(os.path.join(tmp, f))
+            except OSError:
+                pass
+        os.rmdir(tmp)
+        assert rc == 0, log
+        assert "guest error" not in log and "AddressSanitizer" not in log and "runtime error" not in log, log
+
+
+def guest_cmd(e, port, nbytes, timeout=120):
+    """Have the guest connect to host port `port`; returns its result dict."""
+    e.ncmd += 1
+    n = e.ncmd
+    e.vm.put(f"cmd-{n}.tmp", json.dumps({"port": port, "nbytes": nbytes}))
+    os.rename(e.vm.path(f"cmd-{n}.tmp"), e.vm.path(f"cmd-{n}"))
+    p = e.vm.wait_for_file(f"res-{n}", timeout=timeout)
+    return json.load(open(p))
+
+
+def test_small_echo(env):
+    s, port = hybrid_connect(env.backend.uds, ECHO_PORT)
+    assert port >= 1 << 30
+    s.sendall(b"hello, linux\n")
+    assert s.recv(100) == b"hello, linux\n"
+    s.close()
+
+
+def test_echo_16mib_with_hash(env):
+    secs, ok = echo_roundtrip(env.backend.uds, 16 << 20)
+    assert ok, "echoed data differs"
+    mib_s = 16 / secs
+    print(f"\n16 MiB echo: {secs:.2f}s, {mib_s:.2f} MiB/s each way")
+    with open(os.path.join(os.path.dirname(__file__), "..", "build", "host", "echo-16mib.txt"), "w") as f:
+        f.write(f"{secs:.3f}s {mib_s:.2f} MiB/s\n")
+
+
+def test_host_to_guest_half_close(env):
+    # host sends, shuts its write side; the guest sees EOF, returns the hash, closes
+    s, _ = hybrid_connect(env.backend.uds, SINK_PORT)
+    data = os.urandom(300000)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    reply = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        reply += d
+    s.close()
+    n, h = reply.decode().split()
+    assert int(n) == len(data) and h == hashlib.sha256(data).hexdigest()
+
+
+def test_refused_port_closes_without_ok(env):
+    t = time.monotonic()
+    s, line = hybrid_connect(env.backend.uds, DEAD_PORT)
+    assert s is None and line == b"", line
+    assert time.monotonic() - t < 5, "refusal took too long"
+
+
+def test_32_concurrent_connections(env):
+    errors = []
+
+    def one(i):
+        try:
+            s, _ = hybrid_connect(env.backend.uds, ECHO_PORT)
+            data = os.urandom(65536 + i * 1000)
+            got = bytearray()
+
+            def rd():
+                while len(got) < len(data):
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    got.extend(d)
+            th = threading.Thread(target=rd)
+            th.start()
+            s.sendall(data)
+            th.join(timeout=300)
+            s.close()
+            if bytes(got) != data:
+                errors.append(f"conn {i}: {len(got)}/{len(data)} bytes, match={bytes(got) == data}")
+        except Exception as ex:  # noqa: BLE001 - report every failure
+            errors.append(f"conn {i}: {ex!r}")
+
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(32)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(timeout=400)
+    assert not errors, errors
+
+
+def _serve_once(path, ready):
+    """Host service on <uds>_P: read to EOF (guest half-close), reply with
+    the byte count and hash, then close."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(60)
+    ready.set()
+    c, _ = srv.accept()
+    c.settimeout(60)
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    c.sendall(f"{n} {h.hexdigest()}".encode())
+    c.close()
+    srv.close()
+    os.unlink(path)
+
+
+def test_guest_to_host_with_half_close(env):
+    port = 5000
+    ready = threading.Event()
+    th = threading.Thread(target=_serve_once, args=(f"{env.backend.uds}_{port}", ready))
+    th.start()
+    ready.wait(10)
+    res = guest_cmd(env, port, 1 << 20)
+    th.join(timeout=60)
+    assert "connect_error" not in res, res
+    n, h = res["reply"].split()
+    assert int(n) == 1 << 20 and h == res["sent_sha"], res
+
+
+def test_guest_to_host_nothing_listening_gets_reset(env):
+    t = time.monotonic()
+    res = guest_cmd(env, 5999, 10)
+    assert "connect_error" in res, res
+    assert time.monotonic() - t < 20
+
+
+def test_next_qemu_is_served_after_the_first_goes(env):
+    """Stop the first VM; a new one boots against the same backend process."""
+    env.vm.put("stop", "x")
+    env.vm.stop(grace=5)
+    script = """
+socat -u VSOCK-CONNECT:2:5100 OPEN:/dev/null 2>/dev/null || true
+echo second > out.txt
+echo hi | socat - VSOCK-CONNECT:2:5101 > got.txt
+"""
+    got = []
+    ready = threading.Event()
+
+    def serve():
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(f"{env.backend.uds}_5101")
+        srv.listen(1)
+        srv.settimeout(120)
+        ready.set()
+        c, _ = srv.accept()
+        got.append(c.recv(100))
+        c.sendall(b"back\n")
+        c.close()
+        srv.close()
+        os.unlink(f"{env.backend.uds}_5101")
+
+    th = threading.Thread(target=serve)
+    th.start()
+    ready.wait(10)
+    res = linuxvm.run_script(script, shared_mem=True, modules=["vmw_vsock_virtio_transport"],
+                             extra_qemu_args=linuxvm.vhost_user_vsock_args(env.backend.vsock),
+                             timeout=180)
+    th.join(timeout=30)
+    assert got == [b"hi\n"], (got, res.console[-2000:])
+    assert res.files["got.txt"] == b"back\n", res.console[-2000:]

@@ -228,6 +228,8 @@ static void orphan_rst(struct bvh_engine *e, const struct vsock_hdr *h)
 {
 	if (h->op == VSOCK_OP_RST)
 		return;   /* never answer an RST */
+	VLOG(e, "no connection for op %u from guest port %u to host port %u: RST\n", h->op, h->src_port,
+	     h->dst_port);
 	if (e->orphan_len == sizeof(e->orphan) / sizeof(e->orphan[0])) {
 		e->st.orphan_drop++;
 		return;

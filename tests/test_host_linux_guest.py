@@ -144,6 +144,10 @@ def env():
         vm.cleanup()
         rc = b.stop()
         log = b.stderr()
+        keep = os.path.join(linuxvm.ROOT, "build", "host", "test_host_linux_guest.backend.log")
+        os.makedirs(os.path.dirname(keep), exist_ok=True)
+        with open(keep, "w") as f:
+            f.write(log)   # kept for debugging; build/ is not tracked
         print(f"\nLinux-guest module: {time.monotonic() - t0:.1f}s (boot {getattr(e, 'boot', 0):.1f}s)")
         print("\n".join(line for line in log.splitlines() if "stats" in line or "guest error" in line))
         for f in os.listdir(tmp):

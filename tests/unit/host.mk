@@ -1,0 +1,17 @@
+# Unit tests of host/ (the vhost-user vsock back end), native with ASan/UBSan.
+HOST_UNIT_DEPS := host/vring.c host/vhu.c host/bridge.c host/vring.h host/vhu.h host/bridge.h \
+	vsock/vsock_wire.h tests/unit/test_host_fakeguest.h
+
+UNIT_TESTS += $(HOSTBUILD)/test_host_vring $(HOSTBUILD)/test_host_vhu $(HOSTBUILD)/test_host_conn
+
+$(HOSTBUILD)/test_host_vring: tests/unit/test_host_vring.c $(HOST_UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c
+
+$(HOSTBUILD)/test_host_vhu: tests/unit/test_host_vhu.c $(HOST_UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c
+
+$(HOSTBUILD)/test_host_conn: tests/unit/test_host_conn.c $(HOST_UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/bridge.c

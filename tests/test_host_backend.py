@@ -13,7 +13,9 @@ import pytest
 
 import qemu
 
-BACKEND = os.path.join(qemu.BUILD, "host", "bv-vhost-vsock")
+# BV_VHOST_VSOCK=build/host/bv-vhost-vsock-fast runs the suites against the
+# unsanitized -O2 build (for throughput numbers).
+BACKEND = os.environ.get("BV_VHOST_VSOCK", os.path.join(qemu.BUILD, "host", "bv-vhost-vsock"))
 
 
 def _need_backend():

@@ -38,7 +38,18 @@ def sink():
             h.update(d); n += len(d)
         c.sendall(("%d %s\n" % (n, h.hexdigest())).encode()); c.close()
 threading.Thread(target=sink, daemon=True).start()
+def run_seq(cmd):
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_SEQPACKET)
+    s.settimeout(30)
+    s.connect((2, cmd["port"]))
+    for n in cmd["sizes"]:
+        s.send(bytes([n % 251]) * n)
+    got = [len(s.recv(1 << 20)) for _ in cmd["expect"]]
+    s.close()
+    return {"got": got}
 def run(cmd):
+    if cmd.get("sizes"):
+        return run_seq(cmd)
     r = {}
     s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
     s.settimeout(30)
@@ -160,11 +171,11 @@ def env():
         assert "guest error" not in log and "AddressSanitizer" not in log and "runtime error" not in log, log
 
 
-def guest_cmd(e, port, nbytes, timeout=120):
+def guest_cmd(e, port, nbytes, timeout=120, **extra):
     """Have the guest connect to host port `port`; returns its result dict."""
     e.ncmd += 1
     n = e.ncmd
-    e.vm.put(f"cmd-{n}.tmp", json.dumps({"port": port, "nbytes": nbytes}))
+    e.vm.put(f"cmd-{n}.tmp", json.dumps({"port": port, "nbytes": nbytes, **extra}))
     os.rename(e.vm.path(f"cmd-{n}.tmp"), e.vm.path(f"cmd-{n}"))
     p = e.vm.wait_for_file(f"res-{n}", timeout=timeout)
     return json.load(open(p))
@@ -286,6 +297,41 @@ def test_guest_to_host_nothing_listening_gets_reset(env):
     res = guest_cmd(env, 5999, 10)
     assert "connect_error" in res, res
     assert time.monotonic() - t < 20
+
+
+def test_guest_to_host_seqpacket_keeps_boundaries(env):
+    """Guest SOCK_SEQPACKET <-> host SOCK_SEQPACKET Unix socket: a 70000-byte
+    message (fragmented by Linux on the wire) arrives as one message; host
+    messages arrive whole, in order."""
+    port = 6000
+    path = f"{env.backend.uds}_{port}"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(60)
+    got = []
+
+    def serve():
+        c, _ = srv.accept()
+        c.settimeout(60)
+        for _ in range(3):
+            m = c.recv(1 << 20)
+            got.append((len(m), len(set(m))))
+        c.send(b"x" * 10000)
+        c.send(b"yy")
+        c.recv(10)   # until the guest closes
+        c.close()
+
+    th = threading.Thread(target=serve)
+    th.start()
+    try:
+        res = guest_cmd(env, port, 0, sizes=[5, 70000, 1], expect=[10000, 2])
+    finally:
+        th.join(timeout=60)
+        srv.close()
+        os.unlink(path)
+    assert got == [(5, 1), (70000, 1), (1, 1)], got
+    assert res == {"got": [10000, 2]}, res
 
 
 def test_next_qemu_is_served_after_the_first_goes(env):

@@ -184,3 +184,24 @@ def run_in_kernel_lane(guest_target, guest_elf, vsock_device="pci", driver_scrip
     several guests per boot (faster), use run_lane()."""
     g = InnerGuest(guest_target, guest_elf, vsock_device, driver_script, **kw)
     return run_lane([g]).jobs[0]
+
+
+if __name__ == "__main__":
+    # By hand: python3 tests/kernel_lane.py x86_64-q35 build/x86_64/echo.elf
+    #          --vsock pci --driver my_driver.py --kill-after-driver
+    import argparse
+    ap = argparse.ArgumentParser(description="run one guest image in the kernel lane")
+    ap.add_argument("target", choices=sorted(qemu.TARGETS))
+    ap.add_argument("elf")
+    ap.add_argument("--vsock", choices=sorted(VSOCK_DEVICES), default="pci")
+    ap.add_argument("--driver", help="Python file run in the outer Linux next to the guest")
+    ap.add_argument("--kill-after-driver", action="store_true",
+                    help="kill the guest when the driver ends (servers)")
+    ap.add_argument("--tcg", action="store_true", help="no nested KVM for x86_64")
+    a = ap.parse_args()
+    drv = open(a.driver).read() if a.driver else None
+    job = run_in_kernel_lane(a.target, a.elf, a.vsock, drv, wait_exit=not a.kill_after_driver,
+                             accel="tcg" if a.tcg else "auto")
+    print(job.describe())
+    print(f"status={job.status} driver_rc={job.driver_rc} vhost_opened={job.vhost_opened} "
+          f"kvm={job.kvm_used} seconds={job.seconds:.2f} data={job.data}")

@@ -272,7 +272,8 @@ static void flush_to_unix(struct bvh_engine *e, struct bvh_conn *c)
 			}
 			if (errno == EINTR)
 				continue;
-			conn_reset(e, c, "the Unix peer stopped reading");
+			conn_reset(e, c, errno == EMSGSIZE ? "seqpacket message larger than the Unix socket allows"
+							   : "the Unix peer stopped reading");
 			return;
 		}
 		if (c->type == VSOCK_TYPE_SEQPACKET) {
@@ -918,6 +919,11 @@ void bvh_event(struct bvh_engine *e, uint64_t tag, uint32_t events)
 	if (c->st == CS_HANDSHAKE) {
 		if (c->readable)
 			handshake(e, c);
+		return;
+	}
+	if (c->st == CS_REQUEST && (events & (EPOLLHUP | EPOLLERR))) {
+		/* the host program gave up before the guest answered */
+		conn_reset(e, c, "host client left while connecting");
 		return;
 	}
 	if (c->writable)

@@ -232,15 +232,16 @@ int main(int argc, char **argv)
 	struct bvh_opts o = { .guest_cid = cfg.cid, .uds_path = cfg.uds_path, .buf_alloc = cfg.buf,
 			      .connect_timeout_ms = cfg.connect_timeout, .close_timeout_ms = 8000,
 			      .max_conns = cfg.max_conns, .verbose = cfg.verbose };
+	/* The host-side socket first: once the vhost-user socket exists (what
+	 * scripts wait for before starting QEMU), everything is ready. */
+	if (bvh_init(&eng, &o, &dev, epfd, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bv-vhost-vsock: --uds-path: %s\n", err);
+		return 1;
+	}
 	int vlisten = bvh_unix_listen(cfg.socket_path, err, sizeof(err));
 	if (vlisten < 0) {
 		fprintf(stderr, "bv-vhost-vsock: --socket: %s\n", err);
-		return 1;
-	}
-	if (bvh_init(&eng, &o, &dev, epfd, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bv-vhost-vsock: --uds-path: %s\n", err);
-		close(vlisten);
-		unlink(cfg.socket_path);
+		bvh_fini(&eng);
 		return 1;
 	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = BVH_TAG(K_VLISTEN, 0, 0) };

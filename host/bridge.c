@@ -883,8 +883,9 @@ static void accept_host(struct bvh_engine *e)
 	for (;;) {
 		int fd = accept4(e->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				LOG(e, "accept on %s: %s\n", e->o.uds_path, strerror(errno));
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && !e->accept_err++)
+				LOG(e, "accept on %s: %s (further errors only counted)\n", e->o.uds_path,
+				    strerror(errno));
 			return;
 		}
 		struct bvh_conn *c = conn_new(e, fd);

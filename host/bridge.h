@@ -67,6 +67,7 @@ struct bvh_engine {
 	uint32_t next_host_port;
 	struct vsock_hdr orphan[256];/* RSTs for packets that match no connection */
 	unsigned orphan_head, orphan_len;
+	uint64_t accept_err;
 	struct vr_chain chain;
 	uint8_t scratch[VSOCK_HDR_SIZE + VSOCK_MAX_PKT_PAYLOAD];
 	struct bvh_stats st;

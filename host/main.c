@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -211,6 +212,12 @@ int main(int argc, char **argv)
 			   .max_conns = 1024 };
 	parse_args(&cfg, argc, argv);
 
+	/* One fd per connection: take the hard limit so --max-connections is reachable. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t ss;
 	sigemptyset(&ss);

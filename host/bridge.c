@@ -424,8 +424,11 @@ static void handle_pkt(struct bvh_engine *e, const struct vsock_hdr *h, const ui
 			orphan_rst(e, h);
 		return;
 	}
-	if (c->st == CS_DEAD)
-		return;   /* its RST is on the way */
+	if (c->st == CS_DEAD) {
+		if (h->op == VSOCK_OP_RST)
+			c->send_rst = false;   /* both sides reset: nothing more to say */
+		return;
+	}
 	if (h->buf_alloc != c->peer_buf_alloc || h->fwd_cnt != c->peer_fwd_cnt)
 		c->credit_request_sent = false;
 	c->peer_buf_alloc = h->buf_alloc;

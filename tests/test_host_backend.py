@@ -143,17 +143,20 @@ def test_connect_without_guest_is_refused_in_bounded_time(tmp):
         assert b.stop(signal.SIGINT) == 0, b.stderr()
 
 
-def test_qemu_vhost_user_handshake_and_reconnect(tmp):
-    """QEMU realizes vhost-user-vsock-pci against the backend (GET_FEATURES,
-    protocol features, GET_CONFIG for the CID...), and after QEMU goes away
-    the backend serves the next QEMU on the same socket."""
+@pytest.mark.parametrize("target,device", [("x86_64-q35", "vhost-user-vsock-pci"),
+                                           ("aarch64-a53", "vhost-user-vsock-device"),
+                                           ("arm-a15", "vhost-user-vsock-device")])
+def test_qemu_vhost_user_handshake_and_reconnect(tmp, target, device):
+    """QEMU realizes the vhost-user vsock device against the backend
+    (GET_FEATURES, protocol features, GET_CONFIG for the CID...), and after
+    QEMU goes away the backend serves the next QEMU on the same socket."""
     _need_backend()
     b = Backend(tmp, cid=42)
     try:
         for round_ in range(2):
-            cmd = qemu.machine_args("x86_64-q35", mem_mb=64, shared_mem=True) + [
+            cmd = qemu.machine_args(target, mem_mb=64, shared_mem=True) + [
                 "-chardev", f"socket,id=c,path={b.vsock}",
-                "-device", "vhost-user-vsock-pci,chardev=c", "-S"]
+                "-device", f"{device},chardev=c", "-S"]
             q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
             try:
@@ -161,6 +164,7 @@ def test_qemu_vhost_user_handshake_and_reconnect(tmp):
                 while "front end connected" not in b.stderr().split("front end gone")[-1] \
                         and time.monotonic() < deadline and q.poll() is None:
                     time.sleep(0.1)
+                assert b.stderr().count("front end connected") == round_ + 1, b.stderr()
                 time.sleep(1.0)   # QEMU finishes realizing; it would exit on a handshake error
                 assert q.poll() is None, q.stdout.read().decode()
             finally:

@@ -293,6 +293,22 @@ def test_guest_to_host_with_half_close(env):
     assert int(n) == 1 << 20 and h == res["sent_sha"], res
 
 
+def test_guest_to_host_16mib_with_hash(env):
+    """Bulk guest->host: exercises our credit updates (buf_alloc 256 KiB)."""
+    port = 5001
+    ready = threading.Event()
+    th = threading.Thread(target=_serve_once, args=(f"{env.backend.uds}_{port}", ready))
+    th.start()
+    ready.wait(10)
+    t = time.monotonic()
+    res = guest_cmd(env, port, 16 << 20, timeout=300)
+    secs = time.monotonic() - t
+    th.join(timeout=60)
+    n, h = res["reply"].split()
+    assert int(n) == 16 << 20 and h == res["sent_sha"], res
+    print(f"\n16 MiB guest->host: {secs:.2f}s including the trigger round trip")
+
+
 def test_guest_to_host_nothing_listening_gets_reset(env):
     t = time.monotonic()
     res = guest_cmd(env, 5999, 10)

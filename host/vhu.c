@@ -230,8 +230,8 @@ static int dispatch(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nf
 	int i, *slot;
 	switch (m->hdr.request) {
 	case VHU_GET_FEATURES:
-		if (expect_size(d, m, 0) < 0 && expect_size(d, m, 8) < 0)
-			return -1;
+		if (m->hdr.size != 0 && m->hdr.size != 8)
+			return fail(d, "request %u: payload must be 0 or 8 bytes, got %u", m->hdr.request, m->hdr.size);
 		reply_u64(reply, m->hdr.request, vhu_offered_features());
 		return 1;
 	case VHU_SET_FEATURES:
@@ -244,8 +244,8 @@ static int dispatch(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nf
 		prepare_all(d);
 		return 0;
 	case VHU_GET_PROTOCOL_FEATURES:
-		if (expect_size(d, m, 0) < 0 && expect_size(d, m, 8) < 0)
-			return -1;
+		if (m->hdr.size != 0 && m->hdr.size != 8)
+			return fail(d, "request %u: payload must be 0 or 8 bytes, got %u", m->hdr.request, m->hdr.size);
 		reply_u64(reply, m->hdr.request, vhu_offered_protocol_features());
 		return 1;
 	case VHU_SET_PROTOCOL_FEATURES:

@@ -46,7 +46,7 @@ $(BUILD)/%.S.o: %.S
 	$(CC) $(COMMON_CFLAGS) $(ARCH_CFLAGS) -MMD -MP -c $< -o $@
 
 .SECONDEXPANSION:
-$(BUILD)/%.elf: $$(patsubst %,$(BUILD)/%.o,$$(wildcard apps/$$*/*.c)) $(LIB_OBJS) $(ARCH_LDDEPS)
+$(BUILD)/%.elf: $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(wildcard apps/$$*/*.c))) $(LIB_OBJS) $(ARCH_LDDEPS)
 	$(CC) $(ARCH_CFLAGS) $(ARCH_LDFLAGS) -o $@ $(filter %.o,$^) $(ARCH_LIBS)
 
 all-arches:

@@ -21,7 +21,7 @@ COMMON_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
 
 # Each fragment appends sources for its layer. arch.mk sets CC, SIZE,
 # ARCH_CFLAGS, ARCH_LDFLAGS, ARCH_LIBS, ARCH_SRCS (its libc-glue included).
-include arch/$(ARCH)/arch.mk
+-include arch/$(ARCH)/arch.mk
 DRIVER_SRCS :=
 VSOCK_SRCS :=
 -include drivers/drivers.mk
@@ -45,6 +45,8 @@ $(BUILD)/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(COMMON_CFLAGS) $(ARCH_CFLAGS) -MMD -MP -c $< -o $@
 
+# Keep objects between runs so rebuilds are incremental.
+.SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/%.elf: $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(wildcard apps/$$*/*.c))) $(LIB_OBJS) $(ARCH_LDDEPS)
 	$(CC) $(ARCH_CFLAGS) $(ARCH_LDFLAGS) -o $@ $(filter %.o,$^) $(ARCH_LIBS)

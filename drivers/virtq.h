@@ -1,0 +1,131 @@
+/* Split virtqueues (virtio 1.x section 2.7) driven by polling, in fixed storage.
+ * Scope: descriptor free list, chains, publish/notify, reaping used entries that
+ * the device may have forged. Non-goals: packed rings, EVENT_IDX, indirect
+ * descriptors, interrupts, any transport knowledge (notification is a hook). */
+#ifndef BV_VIRTQ_H
+#define BV_VIRTQ_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "bv/config.h"
+
+/* ---- wire structures (little-endian; every target is little-endian) ---- */
+#define VIRTQ_DESC_F_NEXT      1
+#define VIRTQ_DESC_F_WRITE     2
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY     1
+
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+} __attribute__((packed));
+_Static_assert(sizeof(struct virtq_desc) == 16, "virtq_desc is 16 bytes");
+_Static_assert(offsetof(struct virtq_desc, flags) == 12, "virtq_desc.flags at 12");
+
+struct virtq_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];        /* size entries, then used_event (unused: no EVENT_IDX) */
+} __attribute__((packed));
+_Static_assert(offsetof(struct virtq_avail, ring) == 4, "avail.ring at 4");
+
+struct virtq_used_elem {
+	uint32_t id;            /* head of the chain the device finished */
+	uint32_t len;           /* bytes it wrote into the chain's writable part */
+} __attribute__((packed));
+_Static_assert(sizeof(struct virtq_used_elem) == 8, "used elem is 8 bytes");
+
+struct virtq_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct virtq_used_elem ring[];
+} __attribute__((packed));
+_Static_assert(offsetof(struct virtq_used, ring) == 4, "used.ring at 4");
+
+/* Legacy transports want one contiguous area: descriptors, avail, then used
+ * at the next QueueAlign boundary. We always use that layout; modern transports
+ * accept it too (their alignment needs are 16/2/4). */
+#define VIRTQ_LEGACY_ALIGN 4096u
+#define VIRTQ_ALIGN_UP(x, a) (((x) + (a) - 1) & ~((a) - 1))
+#define VIRTQ_RING_BYTES(n) \
+	(VIRTQ_ALIGN_UP(16u * (n) + 6u + 2u * (n), VIRTQ_LEGACY_ALIGN) + \
+	 VIRTQ_ALIGN_UP(6u + 8u * (n), VIRTQ_LEGACY_ALIGN))
+
+_Static_assert((BV_VIRTQ_MAX_SIZE & (BV_VIRTQ_MAX_SIZE - 1)) == 0 && BV_VIRTQ_MAX_SIZE <= 32768,
+	       "BV_VIRTQ_MAX_SIZE must be a power of 2 <= 32768");
+
+/* A buffer segment. Guest-physical == virtual on every target (identity map). */
+struct virtq_seg {
+	uint64_t addr;
+	uint32_t len;
+};
+static inline struct virtq_seg virtq_seg(const void *p, uint32_t len)
+{
+	return (struct virtq_seg){ .addr = (uint64_t)(uintptr_t)p, .len = len };
+}
+
+/* What the device did wrong; each bad used entry is dropped after counting. */
+struct virtq_stats {
+	uint64_t added, reaped, kicks, notifies_suppressed;
+	uint64_t bad_id;        /* used.id >= queue size */
+	uint64_t not_in_flight; /* used.id is not an outstanding chain head (forged or repeated) */
+	uint64_t bad_len;       /* used.len > the chain's device-writable bytes */
+};
+
+struct virtq;
+typedef void (*virtq_notify_fn)(struct virtq *q, void *ctx);
+
+struct virtq {
+	/* Ring memory first so its 4096 alignment costs no padding. */
+	uint8_t ring[VIRTQ_RING_BYTES(BV_VIRTQ_MAX_SIZE)] __attribute__((aligned(4096)));
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	uint16_t size;          /* entries in use, power of 2, <= BV_VIRTQ_MAX_SIZE */
+	uint16_t index;         /* queue number on the device */
+	uint16_t free_head, num_free;
+	uint16_t avail_shadow;  /* our next avail.idx; published by virtq_kick */
+	uint16_t last_used;     /* next used.idx we expect to consume */
+	virtq_notify_fn notify;
+	void *notify_ctx;
+	struct virtq_stats stats;
+	/* Per chain head: the caller's token, chain length, writable bytes. */
+	void *token[BV_VIRTQ_MAX_SIZE];
+	uint32_t in_cap[BV_VIRTQ_MAX_SIZE];
+	uint16_t chain_len[BV_VIRTQ_MAX_SIZE];
+	uint8_t in_flight[BV_VIRTQ_MAX_SIZE];
+};
+
+/* Lay out an empty queue of `size` entries (power of 2, 1..BV_VIRTQ_MAX_SIZE).
+ * Clears ring memory and stats; sets VIRTQ_AVAIL_F_NO_INTERRUPT. BV_EINVAL on bad size. */
+int virtq_init(struct virtq *q, uint16_t index, uint16_t size);
+
+/* The hook virtq_kick calls to ring the doorbell (the transport sets it). */
+void virtq_set_notify(struct virtq *q, virtq_notify_fn fn, void *ctx);
+
+/* Queue one chain: seg[0..n_out) device-readable, then seg[n_out..n_out+n_in)
+ * device-writable. Not visible to the device until virtq_kick, so many adds
+ * can share one kick. token (non-NULL) comes back from virtq_pop_used.
+ * BV_EINVAL for an empty chain or NULL token, BV_ENOBUFS when too few free
+ * descriptors (reap and retry). */
+int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsigned n_in, void *token);
+
+/* Publish every chain added since the last kick and notify the device unless
+ * it set VIRTQ_USED_F_NO_NOTIFY. Cheap no-op when nothing was added. */
+void virtq_kick(struct virtq *q);
+
+/* Take one finished chain: 1 and *token/*len (bytes the device wrote) when one
+ * was there, 0 when none. Forged entries are counted in q->stats and skipped. */
+int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
+
+/* Free descriptors now. */
+static inline unsigned virtq_num_free(const struct virtq *q) { return q->num_free; }
+
+/* Guest-physical addresses of the three parts, for the transport. */
+static inline uint64_t virtq_desc_addr(const struct virtq *q)  { return (uint64_t)(uintptr_t)q->desc; }
+static inline uint64_t virtq_avail_addr(const struct virtq *q) { return (uint64_t)(uintptr_t)q->avail; }
+static inline uint64_t virtq_used_addr(const struct virtq *q)  { return (uint64_t)(uintptr_t)q->used; }
+
+#endif

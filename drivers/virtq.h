@@ -116,7 +116,7 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
  * it set VIRTQ_USED_F_NO_NOTIFY. Cheap no-op when nothing was added. */
 void virtq_kick(struct virtq *q);
 
-/* Take one finished chain: 1 and *token/*len (bytes the device wrote) when one
+/* Take one finished chain: 1 and *token, *len (bytes the device wrote) when one
  * was there, 0 when none. Forged entries are counted in q->stats and skipped. */
 int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
 

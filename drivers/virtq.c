@@ -1,0 +1,136 @@
+/* Split virtqueue bookkeeping for a polled driver: free list, chains, publish,
+ * and reaping used entries without trusting the device.
+ * Non-goals: interrupts, EVENT_IDX, indirect descriptors. */
+#include <string.h>
+#include "bv/arch.h"
+#include "bv/err.h"
+#include "drivers/virtq.h"
+
+int virtq_init(struct virtq *q, uint16_t index, uint16_t size)
+{
+	if (size == 0 || size > BV_VIRTQ_MAX_SIZE || (size & (size - 1)))
+		return BV_EINVAL;
+	memset(q->ring, 0, sizeof(q->ring));
+	uintptr_t base = (uintptr_t)q->ring;
+	q->desc = (struct virtq_desc *)base;
+	q->avail = (struct virtq_avail *)(base + 16u * size);
+	/* Legacy devices compute the used ring's place from the size alone. */
+	q->used = (struct virtq_used *)(base + VIRTQ_ALIGN_UP(16u * size + 6u + 2u * size,
+							     VIRTQ_LEGACY_ALIGN));
+	q->size = size;
+	q->index = index;
+	for (uint16_t i = 0; i < size; i++)
+		q->desc[i].next = (uint16_t)(i + 1);
+	q->free_head = 0;
+	q->num_free = size;
+	q->avail_shadow = 0;
+	q->last_used = 0;
+	memset(&q->stats, 0, sizeof(q->stats));
+	memset(q->token, 0, sizeof(q->token));
+	memset(q->in_flight, 0, sizeof(q->in_flight));
+	/* We poll; the device need not interrupt us. */
+	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	return BV_OK;
+}
+
+void virtq_set_notify(struct virtq *q, virtq_notify_fn fn, void *ctx)
+{
+	q->notify = fn;
+	q->notify_ctx = ctx;
+}
+
+int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsigned n_in, void *token)
+{
+	unsigned n = n_out + n_in;
+	if (n == 0 || token == NULL || n > q->size)
+		return BV_EINVAL;
+	if (n > q->num_free)
+		return BV_ENOBUFS;
+	uint16_t head = q->free_head, i = head;
+	uint32_t cap = 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct virtq_desc *d = &q->desc[i];
+		d->addr = seg[k].addr;
+		d->len = seg[k].len;
+		d->flags = (uint16_t)((k >= n_out ? VIRTQ_DESC_F_WRITE : 0) |
+				      (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+		if (k >= n_out)
+			cap += seg[k].len;
+		i = d->next;    /* free list is threaded through .next */
+	}
+	q->free_head = i;
+	q->num_free = (uint16_t)(q->num_free - n);
+	q->token[head] = token;
+	q->chain_len[head] = (uint16_t)n;
+	q->in_cap[head] = cap;
+	q->in_flight[head] = 1;
+	q->avail->ring[q->avail_shadow & (q->size - 1)] = head;
+	q->avail_shadow++;
+	q->stats.added++;
+	return BV_OK;
+}
+
+void virtq_kick(struct virtq *q)
+{
+	if (q->avail->idx == q->avail_shadow)
+		return;
+	/* Descriptors and ring slots must be visible before the index that exposes them. */
+	bv_wmb();
+	q->avail->idx = q->avail_shadow;
+	/* The index store must land before we sample the device's suppression flag,
+	 * or we could miss a device that just went back to sleep. */
+	bv_mb();
+	if (*(volatile uint16_t *)&q->used->flags & VIRTQ_USED_F_NO_NOTIFY) {
+		q->stats.notifies_suppressed++;
+		return;
+	}
+	q->stats.kicks++;
+	if (q->notify)
+		q->notify(q, q->notify_ctx);
+}
+
+static void free_chain(struct virtq *q, uint16_t head)
+{
+	uint16_t n = q->chain_len[head], i = head;
+	/* Walk our own record of the chain length, not device-visible flags alone. */
+	for (uint16_t k = 1; k < n; k++)
+		i = q->desc[i].next;
+	q->desc[i].next = q->free_head;
+	q->free_head = head;
+	q->num_free = (uint16_t)(q->num_free + n);
+	q->in_flight[head] = 0;
+	q->token[head] = NULL;
+}
+
+int virtq_pop_used(struct virtq *q, void **token, uint32_t *len)
+{
+	for (;;) {
+		/* The device moves used->idx when it finishes a chain. */
+		uint16_t used_idx = *(volatile uint16_t *)&q->used->idx;
+		if (used_idx == q->last_used)
+			return 0;
+		/* Read the entry only after seeing the index that covers it. */
+		bv_rmb();
+		struct virtq_used_elem e = q->used->ring[q->last_used & (q->size - 1)];
+		q->last_used++;
+		if (e.id >= q->size) {
+			q->stats.bad_id++;
+			continue;
+		}
+		if (!q->in_flight[e.id]) {
+			q->stats.not_in_flight++;
+			continue;
+		}
+		if (e.len > q->in_cap[e.id]) {
+			/* We still own the chain, but its contents cannot be trusted:
+			 * drop the entry and leave the chain outstanding. */
+			q->stats.bad_len++;
+			continue;
+		}
+		*token = q->token[e.id];
+		*len = e.len;
+		free_chain(q, (uint16_t)e.id);
+		q->stats.reaped++;
+		return 1;
+	}
+}

@@ -1,0 +1,3 @@
+# Guest-side drivers: virtqueues, virtio transports (PCI modern, MMIO v1/v2),
+# PCI enumeration and the device-tree reader. Compiled into every image.
+DRIVER_SRCS += drivers/virtq.c drivers/fdt.c

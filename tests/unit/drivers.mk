@@ -1,0 +1,10 @@
+# Unit tests of drivers/ (virtqueues, device-tree reader), native with ASan/UBSan.
+UNIT_TESTS += $(HOSTBUILD)/test_virtq $(HOSTBUILD)/test_fdt
+
+$(HOSTBUILD)/test_virtq: tests/unit/test_virtq.c drivers/virtq.c drivers/virtq.h include/bv/config.h
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< drivers/virtq.c
+
+$(HOSTBUILD)/test_fdt: tests/unit/test_fdt.c drivers/fdt.c drivers/fdt.h
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< drivers/fdt.c

@@ -95,4 +95,9 @@ int virtio_mmio_scan(void);
 /* Called by the scanners to claim a slot in the device table (NULL if full). */
 struct virtio_dev *virtio_dev_alloc(void);
 
+/* The boot device tree, checked once (panics on a malformed blob); NULL on
+ * machines without one (x86). */
+struct fdt;
+const struct fdt *virtio_boot_fdt(void);
+
 #endif

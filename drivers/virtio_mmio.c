@@ -1,0 +1,211 @@
+/* virtio-mmio transport, version 2 (modern) and version 1 (legacy), spec 4.2.
+ * Slots come from the DT ("virtio,mmio" reg) or, on x86 microvm, from the
+ * kernel command line ("virtio_mmio.device=<size>@<addr>:<irq>").
+ * Non-goals: interrupts (we poll; InterruptStatus is never acknowledged). */
+#include <stdio.h>
+#include <string.h>
+#include "bv/arch.h"
+#include "bv/err.h"
+#include "drivers/fdt.h"
+#include "drivers/virtio.h"
+
+/* Registers: QEMU only honours 32-bit accesses below the config space, so every
+ * access here is 32 bits wide. Legacy devices use guest-native endianness
+ * (little-endian on all our targets), modern ones little-endian. */
+#define MMIO_MAGIC        0x000   /* "virt" */
+#define MMIO_VERSION      0x004   /* 1 legacy, 2 modern */
+#define MMIO_DEVICE_ID    0x008   /* 0: empty slot */
+#define MMIO_DEV_FEAT     0x010
+#define MMIO_DEV_FEAT_SEL 0x014
+#define MMIO_DRV_FEAT     0x020
+#define MMIO_DRV_FEAT_SEL 0x024
+#define MMIO_GUEST_PAGE_SIZE 0x028 /* v1 only */
+#define MMIO_QUEUE_SEL    0x030
+#define MMIO_QUEUE_NUM_MAX 0x034
+#define MMIO_QUEUE_NUM    0x038
+#define MMIO_QUEUE_ALIGN  0x03c   /* v1 only */
+#define MMIO_QUEUE_PFN    0x040   /* v1 only */
+#define MMIO_QUEUE_READY  0x044   /* v2 only */
+#define MMIO_QUEUE_NOTIFY 0x050
+#define MMIO_STATUS       0x070
+#define MMIO_QUEUE_DESC_LO   0x080 /* v2: 64-bit addresses as lo/hi pairs */
+#define MMIO_QUEUE_DESC_HI   0x084
+#define MMIO_QUEUE_DRIVER_LO 0x090
+#define MMIO_QUEUE_DRIVER_HI 0x094
+#define MMIO_QUEUE_DEVICE_LO 0x0a0
+#define MMIO_QUEUE_DEVICE_HI 0x0a4
+#define MMIO_CONFIG_GEN   0x0fc   /* v2 only */
+#define MMIO_CONFIG       0x100   /* device config: 8/16/32-bit accesses allowed */
+
+#define MMIO_MAGIC_VALUE  0x74726976u
+#define MMIO_PAGE_SIZE    4096u
+
+static uint32_t rd(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t.mmio.base + off); }
+static void wr(struct virtio_dev *d, unsigned off, uint32_t v) { mmio_write32(d->t.mmio.base + off, v); }
+static int legacy(struct virtio_dev *d) { return d->transport == VIRTIO_TRANSPORT_MMIO_V1; }
+
+static void vm_reset(struct virtio_dev *d)
+{
+	wr(d, MMIO_STATUS, 0);
+	while (rd(d, MMIO_STATUS) != 0)
+		arch_relax();
+}
+static uint8_t vm_get_status(struct virtio_dev *d) { return (uint8_t)rd(d, MMIO_STATUS); }
+static void vm_set_status(struct virtio_dev *d, uint8_t s) { wr(d, MMIO_STATUS, s); }
+
+static uint64_t vm_get_features(struct virtio_dev *d)
+{
+	wr(d, MMIO_DEV_FEAT_SEL, 0);
+	uint64_t lo = rd(d, MMIO_DEV_FEAT);
+	if (legacy(d))
+		return lo;          /* legacy has 32 feature bits */
+	wr(d, MMIO_DEV_FEAT_SEL, 1);
+	return (uint64_t)rd(d, MMIO_DEV_FEAT) << 32 | lo;
+}
+static void vm_set_features(struct virtio_dev *d, uint64_t f)
+{
+	wr(d, MMIO_DRV_FEAT_SEL, 0);
+	wr(d, MMIO_DRV_FEAT, (uint32_t)f);
+	if (legacy(d))
+		return;
+	wr(d, MMIO_DRV_FEAT_SEL, 1);
+	wr(d, MMIO_DRV_FEAT, (uint32_t)(f >> 32));
+}
+
+static unsigned vm_queue_max(struct virtio_dev *d, unsigned idx)
+{
+	wr(d, MMIO_QUEUE_SEL, idx);
+	return rd(d, MMIO_QUEUE_NUM_MAX);
+}
+
+static void vm_notify_hook(struct virtq *q, void *ctx)
+{
+	struct virtio_dev *d = ctx;
+	d->ops->notify(d, q->index);
+}
+
+static int vm_setup_queue(struct virtio_dev *d, struct virtq *q)
+{
+	if (legacy(d)) {
+		/* The device turns QueuePFN into an address with this page size:
+		 * it must be set before any PFN is written. */
+		wr(d, MMIO_GUEST_PAGE_SIZE, MMIO_PAGE_SIZE);
+		wr(d, MMIO_QUEUE_SEL, q->index);
+		if (rd(d, MMIO_QUEUE_PFN) != 0)
+			return BV_EIO;  /* in use after reset? */
+		uint64_t a = virtq_desc_addr(q);
+		if ((a & (MMIO_PAGE_SIZE - 1)) || (a >> 12) > 0xffffffffu)
+			return BV_EINVAL;
+		wr(d, MMIO_QUEUE_NUM, q->size);
+		/* The device places used at the next QueueAlign boundary after avail,
+		 * which is how virtq_init laid it out. */
+		wr(d, MMIO_QUEUE_ALIGN, VIRTQ_LEGACY_ALIGN);
+		virtq_set_notify(q, vm_notify_hook, d);
+		bv_wmb();
+		wr(d, MMIO_QUEUE_PFN, (uint32_t)(a >> 12));
+		return BV_OK;
+	}
+	wr(d, MMIO_QUEUE_SEL, q->index);
+	if (rd(d, MMIO_QUEUE_READY) != 0)
+		return BV_EIO;
+	wr(d, MMIO_QUEUE_NUM, q->size);
+	uint64_t a[3] = { virtq_desc_addr(q), virtq_avail_addr(q), virtq_used_addr(q) };
+	static const unsigned lo[3] = { MMIO_QUEUE_DESC_LO, MMIO_QUEUE_DRIVER_LO, MMIO_QUEUE_DEVICE_LO };
+	for (unsigned i = 0; i < 3; i++) {
+		wr(d, lo[i], (uint32_t)a[i]);
+		wr(d, lo[i] + 4, (uint32_t)(a[i] >> 32));
+	}
+	virtq_set_notify(q, vm_notify_hook, d);
+	bv_wmb();
+	wr(d, MMIO_QUEUE_READY, 1);
+	return BV_OK;
+}
+
+static void vm_notify(struct virtio_dev *d, unsigned idx) { wr(d, MMIO_QUEUE_NOTIFY, idx); }
+
+static uint8_t vm_cfg8(struct virtio_dev *d, unsigned off) { return mmio_read8(d->t.mmio.base + MMIO_CONFIG + off); }
+static uint16_t vm_cfg16(struct virtio_dev *d, unsigned off) { return mmio_read16(d->t.mmio.base + MMIO_CONFIG + off); }
+static uint32_t vm_cfg32(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t.mmio.base + MMIO_CONFIG + off); }
+static uint32_t vm_cfggen(struct virtio_dev *d) { return legacy(d) ? 0 : rd(d, MMIO_CONFIG_GEN); }
+
+static const struct virtio_ops virtio_mmio_ops = {
+	.reset = vm_reset, .get_status = vm_get_status, .set_status = vm_set_status,
+	.get_features = vm_get_features, .set_features = vm_set_features,
+	.queue_max = vm_queue_max, .setup_queue = vm_setup_queue, .notify = vm_notify,
+	.cfg_read8 = vm_cfg8, .cfg_read16 = vm_cfg16, .cfg_read32 = vm_cfg32,
+	.cfg_generation = vm_cfggen,
+};
+
+/* Look at one slot; add it to the table when a device sits there. */
+static int probe_slot(uint64_t addr, const char *src)
+{
+	if (addr > (uint64_t)UINTPTR_MAX)
+		return 0;
+	uintptr_t b = (uintptr_t)addr;
+	if (mmio_read32(b + MMIO_MAGIC) != MMIO_MAGIC_VALUE)
+		return 0;
+	uint32_t ver = mmio_read32(b + MMIO_VERSION), id = mmio_read32(b + MMIO_DEVICE_ID);
+	if (id == 0)
+		return 0;           /* empty slot */
+	if (ver != 1 && ver != 2) {
+		printf("virtio: mmio@0x%llx has unknown version %u, skipped\n", (unsigned long long)addr, (unsigned)ver);
+		return 0;
+	}
+	struct virtio_dev *d = virtio_dev_alloc();
+	if (!d) {
+		printf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping mmio@0x%llx\n",
+		       (unsigned long long)addr);
+		return 0;
+	}
+	d->transport = ver == 1 ? VIRTIO_TRANSPORT_MMIO_V1 : VIRTIO_TRANSPORT_MMIO_V2;
+	d->device_id = id;
+	d->t.mmio.base = b;
+	snprintf(d->where, sizeof(d->where), "mmio@0x%llx (%s)", (unsigned long long)addr, src);
+	d->ops = &virtio_mmio_ops;
+	return 1;
+}
+
+/* "virtio_mmio.device=<size>[KMG]@<addr>:<irq>[:<id>]" entries (Linux syntax). */
+static int scan_cmdline(const char *c)
+{
+	static const char key[] = "virtio_mmio.device=";
+	int found = 0;
+	while (c && (c = strstr(c, key)) != NULL) {
+		c += sizeof(key) - 1;
+		while (*c && *c != '@' && *c != ' ')
+			c++;
+		if (*c != '@')
+			continue;
+		c++;
+		uint64_t a = 0;
+		if (c[0] == '0' && (c[1] == 'x' || c[1] == 'X'))
+			c += 2;
+		for (;; c++) {
+			unsigned v;
+			if (*c >= '0' && *c <= '9') v = (unsigned)(*c - '0');
+			else if (*c >= 'a' && *c <= 'f') v = (unsigned)(*c - 'a' + 10);
+			else if (*c >= 'A' && *c <= 'F') v = (unsigned)(*c - 'A' + 10);
+			else break;
+			a = a << 4 | v;
+		}
+		found += probe_slot(a, "cmdline");
+	}
+	return found;
+}
+
+int virtio_mmio_scan(void)
+{
+	int found = 0;
+	const struct fdt *dt = virtio_boot_fdt();
+	if (dt) {
+		for (int n = fdt_find_compatible(dt, -1, "virtio,mmio"); n >= 0;
+		     n = fdt_find_compatible(dt, n, "virtio,mmio")) {
+			uint64_t a, s;
+			if (fdt_reg(dt, n, 0, &a, &s) == BV_OK)
+				found += probe_slot(a, "dt");
+		}
+		return found;
+	}
+	const struct bv_boot_info *bi = arch_boot_info();
+	return scan_cmdline(bi ? bi->cmdline : NULL);
+}

@@ -29,6 +29,9 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_MMIO_V2,
 };
 
+/* Queues whose PCI doorbell offset is cached (vsock uses 3). */
+#define VIRTIO_PCI_CACHED_QUEUES 8
+
 struct virtio_dev;
 
 /* What every transport implements. Config offsets are device-config relative. */
@@ -57,6 +60,7 @@ struct virtio_dev {
 		struct {
 			uintptr_t common, notify, isr, device;
 			uint32_t notify_mult;
+			uint16_t notify_off[VIRTIO_PCI_CACHED_QUEUES];  /* read once at setup */
 			uint8_t bus, dev, fn;
 		} pci;
 		struct {

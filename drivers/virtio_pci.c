@@ -99,6 +99,8 @@ static int vp_setup_queue(struct virtio_dev *d, struct virtq *q)
 		mmio_write32(cm(d, COMMON_Q_DESCLO + 8 * i), (uint32_t)a[i]);
 		mmio_write32(cm(d, COMMON_Q_DESCHI + 8 * i), (uint32_t)(a[i] >> 32));
 	}
+	if (q->index < VIRTIO_PCI_CACHED_QUEUES)
+		d->t.pci.notify_off[q->index] = mmio_read16(cm(d, COMMON_Q_NOFF));
 	virtq_set_notify(q, vp_notify_hook, d);
 	/* Ring memory must be in place before the device may look at it. */
 	bv_wmb();
@@ -108,8 +110,14 @@ static int vp_setup_queue(struct virtio_dev *d, struct virtq *q)
 
 static void vp_notify(struct virtio_dev *d, unsigned idx)
 {
-	mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
-	uint16_t noff = mmio_read16(cm(d, COMMON_Q_NOFF));
+	uint16_t noff;
+	if (idx < VIRTIO_PCI_CACHED_QUEUES) {
+		noff = d->t.pci.notify_off[idx];
+	} else {
+		mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
+		noff = mmio_read16(cm(d, COMMON_Q_NOFF));
+	}
+	/* The doorbell value is the queue index (no NOTIFICATION_DATA). */
 	mmio_write16(d->t.pci.notify + (uintptr_t)noff * d->t.pci.notify_mult, (uint16_t)idx);
 }
 

@@ -117,7 +117,10 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
 void virtq_kick(struct virtq *q);
 
 /* Take one finished chain: 1 and *token, *len (bytes the device wrote) when one
- * was there, 0 when none. Forged entries are counted in q->stats and skipped. */
+ * was there, 0 when none. Forged entries are counted in q->stats and skipped:
+ * an unknown or already-returned id frees nothing; a length beyond the chain's
+ * writable bytes leaves that chain outstanding (a later sane completion of the
+ * same head still returns it). */
 int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
 
 /* Free descriptors now. */

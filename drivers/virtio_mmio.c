@@ -1,12 +1,14 @@
 /* virtio-mmio transport, version 2 (modern) and version 1 (legacy), spec 4.2.
  * Slots come from the DT ("virtio,mmio" reg) or, on x86 microvm, from the
- * kernel command line ("virtio_mmio.device=<size>@<addr>:<irq>").
+ * kernel command line ("virtio_mmio.device=<size>@<addr>:<irq>", acpi=off)
+ * or else microvm's fixed slot layout.
  * Non-goals: interrupts (we poll; InterruptStatus is never acknowledged). */
 #include <stdio.h>
 #include <string.h>
 #include "bv/arch.h"
 #include "bv/err.h"
 #include "drivers/fdt.h"
+#include "drivers/pci.h"
 #include "drivers/virtio.h"
 
 /* Registers: QEMU only honours 32-bit accesses below the config space, so every
@@ -38,6 +40,8 @@
 #define MMIO_CONFIG       0x100   /* device config: 8/16/32-bit accesses allowed */
 
 #define MMIO_MAGIC_VALUE  0x74726976u
+#define MICROVM_MMIO_BASE 0xfeb00000u
+#define MICROVM_MMIO_SLOTS 24
 #define MMIO_PAGE_SIZE    4096u
 
 static uint32_t rd(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t.mmio.base + off); }
@@ -207,5 +211,17 @@ int virtio_mmio_scan(void)
 		return found;
 	}
 	const struct bv_boot_info *bi = arch_boot_info();
-	return scan_cmdline(bi ? bi->cmdline : NULL);
+	found = scan_cmdline(bi ? bi->cmdline : NULL);
+#if defined(__x86_64__)
+	/* QEMU's microvm only appends virtio_mmio.device= entries to the command
+	 * line when ACPI is off (acpi=off); with ACPI on (its default) they are in
+	 * the DSDT, which we do not parse. Its layout is fixed (24 slots of 512
+	 * bytes from 0xfeb00000, the addresses both descriptions give), so on an
+	 * x86 machine without PCI, probe that layout by magic. */
+	if (found == 0 && pci_init() == BV_ENODEV) {
+		for (unsigned i = 0; i < MICROVM_MMIO_SLOTS; i++)
+			found += probe_slot(MICROVM_MMIO_BASE + 512u * i, "microvm layout");
+	}
+#endif
+	return found;
 }

@@ -8,17 +8,25 @@ import qemu
 LOGS = os.path.join(qemu.BUILD, "test-logs")
 MODERN_MMIO = ["-global", "virtio-mmio.force-legacy=false"]
 
-# (case id, target, extra QEMU args, transport name the guest must report)
+# (case id, target, extra QEMU args, transport name the guest must report,
+#  text the "where" part must contain)
 CASES = [
-    ("q35-pci", "x86_64-q35", ["-device", "virtio-rng-pci"], "pci"),
-    ("pc-pci", "x86_64-pc", ["-device", "virtio-rng-pci"], "pci"),
-    ("microvm-mmio", "x86_64-microvm", ["-device", "virtio-rng-device"], "mmio v"),
-    ("a64-pci", "aarch64-a53", ["-device", "virtio-rng-pci"], "pci"),
-    ("a64-mmio-v1", "aarch64-a53", ["-device", "virtio-rng-device"], "mmio v1"),
-    ("a64-mmio-v2", "aarch64-a53", MODERN_MMIO + ["-device", "virtio-rng-device"], "mmio v2"),
-    ("a32-pci", "arm-a15", ["-device", "virtio-rng-pci"], "pci"),
-    ("a32-mmio-v1", "arm-a15", ["-device", "virtio-rng-device"], "mmio v1"),
-    ("a32-mmio-v2", "arm-a15", MODERN_MMIO + ["-device", "virtio-rng-device"], "mmio v2"),
+    ("q35-pci", "x86_64-q35", ["-device", "virtio-rng-pci"], "pci", "pci 00:"),
+    # qboot assigns no BARs: the guest sizes and places them itself.
+    ("q35-qboot-pci", "x86_64-q35", ["-bios", "/usr/share/qemu/qboot.rom", "-device", "virtio-rng-pci"],
+     "pci", "pci 00:"),
+    ("pc-pci", "x86_64-pc", ["-device", "virtio-rng-pci"], "pci", "pci 00:"),
+    # microvm with ACPI (default): found through its fixed slot layout;
+    # acpi=off: QEMU appends virtio_mmio.device= to the command line instead.
+    ("microvm-mmio", "x86_64-microvm", ["-device", "virtio-rng-device"], "mmio v", "mmio@0xfeb0"),
+    ("microvm-mmio-cmdline", "x86_64-microvm", ["-M", "acpi=off", "-device", "virtio-rng-device"],
+     "mmio v", "(cmdline)"),
+    ("a64-pci", "aarch64-a53", ["-device", "virtio-rng-pci"], "pci", "pci 00:"),
+    ("a64-mmio-v1", "aarch64-a53", ["-device", "virtio-rng-device"], "mmio v1", "(dt)"),
+    ("a64-mmio-v2", "aarch64-a53", MODERN_MMIO + ["-device", "virtio-rng-device"], "mmio v2", "(dt)"),
+    ("a32-pci", "arm-a15", ["-device", "virtio-rng-pci"], "pci", "pci 00:"),
+    ("a32-mmio-v1", "arm-a15", ["-device", "virtio-rng-device"], "mmio v1", "(dt)"),
+    ("a32-mmio-v2", "arm-a15", MODERN_MMIO + ["-device", "virtio-rng-device"], "mmio v2", "(dt)"),
 ]
 
 
@@ -29,12 +37,14 @@ def _elf(target):
         pytest.skip(str(e))
 
 
-@pytest.mark.parametrize("case,target,extra,transport", CASES, ids=[c[0] for c in CASES])
-def test_rng_reads_entropy(case, target, extra, transport):
+@pytest.mark.parametrize("case,target,extra,transport,where", CASES, ids=[c[0] for c in CASES])
+def test_rng_reads_entropy(case, target, extra, transport, where):
     g = qemu.boot(target, _elf(target), extra=extra, timeout=60,
                   log_path=os.path.join(LOGS, f"rng-{case}.log"))
     qemu.expect_exit(g, qemu.EXIT_OK)
     assert f"rng: found virtio-rng on transport {transport}" in g.text, g.describe()
+    found = [l for l in g.text.splitlines() if l.startswith("rng: found")]
+    assert found and where in found[0], g.describe()
     assert "rng: ok" in g.text, g.describe()
     hexlines = [l for l in g.text.splitlines() if l.startswith("rng: ") and len(l) == 5 + 128]
     assert len(hexlines) >= 2 and len(set(hexlines)) == len(hexlines), g.describe()

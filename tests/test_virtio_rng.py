@@ -18,9 +18,11 @@ CASES = [
     ("pc-pci", "x86_64-pc", ["-device", "virtio-rng-pci"], "pci", "pci 00:"),
     # microvm with ACPI (default): found through its fixed slot layout;
     # acpi=off: QEMU appends virtio_mmio.device= to the command line instead.
-    ("microvm-mmio", "x86_64-microvm", ["-device", "virtio-rng-device"], "mmio v", "mmio@0xfeb0"),
+    ("microvm-mmio", "x86_64-microvm", ["-device", "virtio-rng-device"], "mmio v1", "mmio@0xfeb0"),
     ("microvm-mmio-cmdline", "x86_64-microvm", ["-M", "acpi=off", "-device", "virtio-rng-device"],
-     "mmio v", "(cmdline)"),
+     "mmio v1", "(cmdline)"),
+    ("microvm-mmio-v2", "x86_64-microvm", MODERN_MMIO + ["-device", "virtio-rng-device"], "mmio v2",
+     "mmio@0xfeb0"),
     ("a64-pci", "aarch64-a53", ["-device", "virtio-rng-pci"], "pci", "pci 00:"),
     ("a64-mmio-v1", "aarch64-a53", ["-device", "virtio-rng-device"], "mmio v1", "(dt)"),
     ("a64-mmio-v2", "aarch64-a53", MODERN_MMIO + ["-device", "virtio-rng-device"], "mmio v2", "(dt)"),

@@ -174,8 +174,9 @@ static void test_bad_entries(void)
 	CHECK(virtq_pop_used(&q, &tok, &len) == 1 && tok == b[1] && len == 10);
 	CHECK(q.stats.bad_id == 1 && q.stats.not_in_flight == 1 && q.stats.bad_len == 1);
 	dev_put(h[1], 10);                /* duplicated completion */
+	dev_put((uint32_t)q.free_head, 0); /* a free descriptor, not a chain head in flight */
 	CHECK(virtq_pop_used(&q, &tok, &len) == 0);
-	CHECK(q.stats.not_in_flight == 2);
+	CHECK(q.stats.not_in_flight == 3);
 	/* The chain with the bad length stays ours, outstanding: a proper
 	 * completion later still returns it. */
 	dev_put(h[0], 32);
@@ -192,6 +193,25 @@ static void test_bad_entries(void)
 	CHECK(virtq_pop_used(&q, &tok, &len) == 1 && tok == b[0] && len == 5);
 }
 
+/* A used id naming the middle of an outstanding chain is not a head. */
+static void test_mid_chain_id(void)
+{
+	reset(8);
+	static char o[8], i1[8];
+	struct virtq_seg s[2] = { virtq_seg(o, 8), virtq_seg(i1, 8) };
+	CHECK(virtq_add(&q, s, 1, 1, o) == BV_OK);
+	virtq_kick(&q);
+	uint16_t h; uint32_t cap;
+	CHECK(dev_take(&h, &cap, NULL) == 1);
+	dev_put(q.desc[h].next, 8);
+	void *tok; uint32_t len;
+	CHECK(virtq_pop_used(&q, &tok, &len) == 0 && q.stats.not_in_flight == 1);
+	CHECK(virtq_num_free(&q) == 6);
+	dev_put(h, 8);
+	CHECK(virtq_pop_used(&q, &tok, &len) == 1 && tok == o && len == 8);
+	CHECK(virtq_num_free(&q) == 8);
+}
+
 int main(void)
 {
 	test_init();
@@ -199,6 +219,7 @@ int main(void)
 	test_full_ring();
 	test_chain();
 	test_bad_entries();
+	test_mid_chain_id();
 	if (failures) {
 		printf("test_virtq: %d FAILED\n", failures);
 		return 1;

@@ -13,6 +13,13 @@ static uint64_t win_next, win_end;   /* free 32-bit memory window for BARs */
 static char host_desc[64];
 
 #if defined(__x86_64__)
+/* Our own port accessors (port first), so the argument order of whatever the
+ * arch header provides cannot silently swap port and value here. */
+static inline void cf_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port) : "memory"); }
+static inline void cf_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port) : "memory"); }
+static inline uint32_t cf_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory"); return v; }
+static inline uint16_t cf_inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port) : "memory"); return v; }
+
 /* Mechanism #1: address to 0xCF8 (32-bit), data at 0xCFC + (off & 3). */
 #define PCI_CONF_ADDR 0xcf8
 #define PCI_CONF_DATA 0xcfc
@@ -24,23 +31,23 @@ static uint32_t conf_addr(const struct pci_func *f, unsigned off)
 }
 uint32_t pci_read32(const struct pci_func *f, unsigned off)
 {
-	outl(PCI_CONF_ADDR, conf_addr(f, off));
-	return inl(PCI_CONF_DATA);
+	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
+	return cf_inl(PCI_CONF_DATA);
 }
 uint16_t pci_read16(const struct pci_func *f, unsigned off)
 {
-	outl(PCI_CONF_ADDR, conf_addr(f, off));
-	return inw((uint16_t)(PCI_CONF_DATA + (off & 2)));
+	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
+	return cf_inw((uint16_t)(PCI_CONF_DATA + (off & 2)));
 }
 void pci_write32(const struct pci_func *f, unsigned off, uint32_t v)
 {
-	outl(PCI_CONF_ADDR, conf_addr(f, off));
-	outl(PCI_CONF_DATA, v);
+	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
+	cf_outl(PCI_CONF_DATA, v);
 }
 void pci_write16(const struct pci_func *f, unsigned off, uint16_t v)
 {
-	outl(PCI_CONF_ADDR, conf_addr(f, off));
-	outw((uint16_t)(PCI_CONF_DATA + (off & 2)), v);
+	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
+	cf_outw((uint16_t)(PCI_CONF_DATA + (off & 2)), v);
 }
 
 int pci_init(void)
@@ -48,8 +55,8 @@ int pci_init(void)
 	if (pci_state)
 		return pci_state > 0 ? BV_OK : pci_state;
 	/* Mechanism #1 is there when the address register reads back what we wrote. */
-	outl(PCI_CONF_ADDR, 0x80000000u);
-	if (inl(PCI_CONF_ADDR) != 0x80000000u) {
+	cf_outl(PCI_CONF_ADDR, 0x80000000u);
+	if (cf_inl(PCI_CONF_ADDR) != 0x80000000u) {
 		pci_state = BV_ENODEV;
 		return pci_state;
 	}

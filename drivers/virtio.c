@@ -82,7 +82,8 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 	const struct virtio_ops *o = d->ops;
 	int modern = d->transport != VIRTIO_TRANSPORT_MMIO_V1;
 
-	o->reset(d);
+	if (o->reset(d) < 0)
+		return fail(d, "reset", BV_EIO, "status never read back 0");
 	o->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
 	o->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 

@@ -29,6 +29,9 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_MMIO_V2,
 };
 
+/* Polls of the status register before a reset counts as stuck. */
+#define VIRTIO_RESET_POLLS 1000000
+
 /* Queues whose PCI doorbell offset is cached (vsock uses 3). */
 #define VIRTIO_PCI_CACHED_QUEUES 8
 
@@ -36,7 +39,7 @@ struct virtio_dev;
 
 /* What every transport implements. Config offsets are device-config relative. */
 struct virtio_ops {
-	void (*reset)(struct virtio_dev *d);                 /* returns once status reads 0 */
+	int (*reset)(struct virtio_dev *d);  /* BV_OK once status reads 0, BV_EIO if it never does */
 	uint8_t (*get_status)(struct virtio_dev *d);
 	void (*set_status)(struct virtio_dev *d, uint8_t s);
 	uint64_t (*get_features)(struct virtio_dev *d);      /* device features */

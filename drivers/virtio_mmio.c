@@ -48,11 +48,15 @@ static uint32_t rd(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t
 static void wr(struct virtio_dev *d, unsigned off, uint32_t v) { mmio_write32(d->t.mmio.base + off, v); }
 static int legacy(struct virtio_dev *d) { return d->transport == VIRTIO_TRANSPORT_MMIO_V1; }
 
-static void vm_reset(struct virtio_dev *d)
+static int vm_reset(struct virtio_dev *d)
 {
 	wr(d, MMIO_STATUS, 0);
-	while (rd(d, MMIO_STATUS) != 0)
+	for (unsigned i = 0; i < VIRTIO_RESET_POLLS; i++) {
+		if (rd(d, MMIO_STATUS) == 0)
+			return BV_OK;
 		arch_relax();
+	}
+	return BV_EIO;
 }
 static uint8_t vm_get_status(struct virtio_dev *d) { return (uint8_t)rd(d, MMIO_STATUS); }
 static void vm_set_status(struct virtio_dev *d, uint8_t s) { wr(d, MMIO_STATUS, s); }

@@ -47,12 +47,16 @@
 
 static uintptr_t cm(struct virtio_dev *d, unsigned off) { return d->t.pci.common + off; }
 
-static void vp_reset(struct virtio_dev *d)
+static int vp_reset(struct virtio_dev *d)
 {
 	mmio_write8(cm(d, COMMON_STATUS), 0);
 	/* Reset completes when the device reads back 0. */
-	while (mmio_read8(cm(d, COMMON_STATUS)) != 0)
+	for (unsigned i = 0; i < VIRTIO_RESET_POLLS; i++) {
+		if (mmio_read8(cm(d, COMMON_STATUS)) == 0)
+			return BV_OK;
 		arch_relax();
+	}
+	return BV_EIO;
 }
 static uint8_t vp_get_status(struct virtio_dev *d) { return mmio_read8(cm(d, COMMON_STATUS)); }
 static void vp_set_status(struct virtio_dev *d, uint8_t s) { mmio_write8(cm(d, COMMON_STATUS), s); }

@@ -11,16 +11,17 @@
 int main(void)
 {
 	const struct bv_boot_info *bi = arch_boot_info();
-	char buf[32];
+	char buf[96];
 
 	printf("hello from barevsock\n");
 	printf("boot: fdt=%p cmdline=\"%s\" el=%d\n", bi->fdt,
 	       bi->cmdline ? bi->cmdline : "", bi->el);
 
 	/* The formatter is shared by every app: check it does what we rely on. */
-	snprintf(buf, sizeof(buf), "%d|%u|%x|%5s|%-3d|%lu", -42, 42u, 0xbeefu, "ab", 7,
-		 (unsigned long)123456789);
-	if (strcmp(buf, "-42|42|beef|   ab|7  |123456789") != 0) {
+	snprintf(buf, sizeof(buf), "%d|%u|%x|%5s|%-3d|%lu|%02x|%llx|%zu|%.3s|%05d", -42, 42u, 0xbeefu,
+		 "ab", 7, (unsigned long)123456789, 0x7u, 0x1234567890abcdefull, (size_t)44,
+		 "abcdef", -12);
+	if (strcmp(buf, "-42|42|beef|   ab|7  |123456789|07|1234567890abcdef|44|abc|-0012") != 0) {
 		printf("hello: snprintf produced \"%s\"\n", buf);
 		return BV_EXIT_FAIL;
 	}

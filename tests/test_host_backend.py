@@ -13,57 +13,12 @@ import pytest
 
 import qemu
 
-# BV_VHOST_VSOCK=build/host/bv-vhost-vsock-fast runs the suites against the
-# unsanitized -O2 build (for throughput numbers).
-BACKEND = os.environ.get("BV_VHOST_VSOCK", os.path.join(qemu.BUILD, "host", "bv-vhost-vsock"))
+from vsockhost import BACKEND, Backend
 
 
 def _need_backend():
     if not os.path.exists(BACKEND):
         pytest.skip(f"{BACKEND} not built (make host)")
-
-
-class Backend:
-    """A running bv-vhost-vsock; waits for its ready line, keeps stderr."""
-
-    def __init__(self, tmp, *args, cid=3):
-        self.vsock = os.path.join(tmp, "v.sock")
-        self.uds = os.path.join(tmp, "u.sock")
-        self.log_path = os.path.join(tmp, "backend.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([BACKEND, "-v", "--guest-cid", str(cid), "--socket", self.vsock,
-                                      "--uds-path", self.uds, *args],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = _readline(self.proc, 10)
-        assert "listening on" in line, f"no ready line: {line!r}\n{self.stderr()}"
-        self.ready = line
-
-    def stderr(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-        return self.proc.returncode
-
-
-def _readline(proc, timeout):
-    import selectors
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout):
-        proc.kill()
-        return ""
-    return proc.stdout.readline()
 
 
 @pytest.fixture

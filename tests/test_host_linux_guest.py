@@ -14,7 +14,7 @@ import time
 import pytest
 
 import linuxvm
-from test_host_backend import BACKEND, Backend
+from vsockhost import BACKEND, Backend, hybrid_connect
 
 ECHO_PORT = 1234
 SINK_PORT = 1235      # guest reads everything, then replies with its sha256
@@ -79,24 +79,6 @@ while not os.path.exists("stop"):
 PY
 while [ ! -e stop ]; do sleep 0.2; done
 """
-
-
-def hybrid_connect(uds, port, timeout=20):
-    """CONNECT through the backend; returns (socket, host_port) or (None, reason)
-    when refused. Retries only while the guest has not started listening."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(uds)
-    s.sendall(f"CONNECT {port}\n".encode())
-    line = b""
-    while not line.endswith(b"\n"):
-        c = s.recv(1)
-        if not c:
-            s.close()
-            return None, line
-        line += c
-    assert line.startswith(b"OK "), line
-    return s, int(line.split()[1])
 
 
 def echo_roundtrip(uds, nbytes, chunk=65536):

@@ -1,0 +1,3 @@
+# Guest vsock stack: protocol engine and socket API (pure C, no device access).
+# The device glue appends its own source here.
+VSOCK_SRCS += vsock/vsock_engine.c

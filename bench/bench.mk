@@ -1,0 +1,22 @@
+# bench/: barevsock against a Linux guest, side by side (bench/run.py).
+# Included by the top Makefile.
+#   make bench                 full run -> bench/results.md, bench/results.png
+#   make bench-quick           one small round -> build/bench/quick/ (make test runs it)
+#   make bench BENCH_QUICK=1   the same as bench-quick
+#   BENCH_ARGS="--runs 7"      extra arguments for bench/run.py (see --help)
+BENCH_HELPER := build/bench/bvbench
+BENCH_DEPS := all-arches $(HOSTBUILD)/bv-vhost-vsock-fast $(BENCH_HELPER)
+BENCH_ARGS ?=
+
+# The Linux guest's echo/sink/source server: static, it is PID 1 of the
+# bench initramfs (bench/linuxguest.py builds the same way if it is missing).
+$(BENCH_HELPER): bench/linux/bvbench.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) -static -O2 $(WARN) -o $@ $<
+
+.PHONY: bench bench-quick
+bench: $(BENCH_DEPS)
+	$(PYTHON) bench/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
+
+bench-quick: $(BENCH_DEPS)
+	$(PYTHON) bench/run.py --quick $(BENCH_ARGS)

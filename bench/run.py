@@ -675,8 +675,10 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
              "three ports from one boot. barevsock polls its rings, so its vCPU thread is "
              "always busy; Linux halts when idle and takes interrupts.")
     L.append("")
-    L.append("## Command lines (last round)\n")
+    L.append("## Command lines\n")
+    L.append("The run:\n")
     L.append(f"    {' '.join(argv)}\n")
+    L.append("Socket paths are per boot (a temporary directory); these are the first of each kind.\n")
     for what, cmd in commands.items():
         L.append(f"{what}:\n")
         L.append("    " + " ".join(cmd) + "\n")
@@ -685,33 +687,43 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
     return ratios
 
 
-def write_chart(out, cfg, res, ratios):
+CHART_NAMES = {"boot": "boot to first echo", "echo": "echo throughput",
+               "h2g": "host→guest throughput", "g2h": "guest→host throughput",
+               "p50": "round trip p50", "p99": "round trip p99",
+               "cpu_echo": "backend CPU/GiB, echo", "cpu_h2g": "backend CPU/GiB, host→guest",
+               "cpu_g2h": "backend CPU/GiB, guest→host"}
+
+
+def write_chart(out, cfg, ratios):
+    """Bars of barevsock ÷ Linux on a log axis, drawn from 1 (parity)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    lab = labels(cfg)
     keys = [k for k in METRICS if ratios.get(k)]
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(keys) + 1.8))
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(keys) + 2.2))
     ys = list(range(len(keys)))[::-1]
-    vals = [ratios[k] for k in keys]
-    colors = ["tab:green" if (ratios[k] > 1) == lab[k][2] else "tab:red" for k in keys]
-    ax.barh(ys, vals, color=colors)
+    for y, k in zip(ys, keys):
+        r, higher = ratios[k], METRICS[k][2]
+        good = (r > 1) == higher
+        ax.barh(y, r - 1, left=1, color="tab:green" if good else "tab:red", height=0.6)
+        ax.text(r, y, f" {fmt(r)}× " if r >= 1 else f" {fmt(r)}× ", va="center",
+                ha="left" if r >= 1 else "right", fontsize=8)
+        if k in TARGETS:
+            ax.plot([TARGETS[k][1]], [y], marker="|", markersize=22, markeredgewidth=2.5,
+                    color="tab:blue")
+    ax.plot([], [], marker="|", linestyle="none", markersize=12, markeredgewidth=2.5,
+            color="tab:blue", label="the issue's target")
     ax.set_xscale("log")
     ax.axvline(1, color="black", linewidth=1)
-    for y, k in zip(ys, keys):
-        ax.text(ratios[k], y, f"  {fmt(ratios[k])}×",
-                va="center", fontsize=8)
-        if k in TARGETS:
-            ax.plot([TARGETS[k][1]], [y], marker="|", markersize=18, color="tab:blue")
     ax.set_yticks(ys)
-    ax.set_yticklabels([f"{lab[k][0]} ({'higher' if lab[k][2] else 'lower'} is better)"
-                        for k in keys], fontsize=8)
-    ax.set_xlabel("barevsock ÷ Linux (log scale; blue tick = the issue's target; "
-                  "green = barevsock better)")
-    ax.set_title(f"barevsock vs Linux 6.1, x86_64 under QEMU TCG (median of {cfg['runs']})")
-    lo = min(vals + [t[1] for t in TARGETS.values()]) / 2
-    hi = max(vals + [t[1] for t in TARGETS.values()]) * 3
-    ax.set_xlim(lo, hi)
+    ax.set_yticklabels([f"{CHART_NAMES[k]} ({'higher' if METRICS[k][2] else 'lower'} is better)"
+                        for k in keys], fontsize=9)
+    vals = [ratios[k] for k in keys] + [t[1] for t in TARGETS.values()]
+    ax.set_xlim(min(vals) / 3, max(vals) * 3)
+    ax.set_xlabel("barevsock ÷ Linux (log scale; green: barevsock better, red: Linux better)")
+    ax.set_title(f"barevsock vs Linux 6.1 on x86_64, QEMU TCG, median of {cfg['runs']} round(s)",
+                 fontsize=11)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "results.png"), dpi=110)
     plt.close(fig)
@@ -788,7 +800,7 @@ def main():
     elapsed = time.monotonic() - T_START
     ratios = write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors,
                           elapsed, argv)
-    write_chart(out, cfg, res, ratios)
+    write_chart(out, cfg, ratios)
     raw = {"mode": mode, "cfg": cfg, "info": info, "sizes": sizes, "pools": pools,
            "refs": refs, "results": {f"{a}/{g}": v for (a, g), v in res.items()},
            "errors": errors, "seconds": elapsed}

@@ -614,7 +614,7 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
     for k, (name, unit, _) in lab.items():
         L.append(f"| {name} | {unit} | " +
                  " | ".join(cell(stat(res[(a, "barevsock")].get(k, []))) for a in arches) + " |")
-    L.append(f"| Guest memcpy bandwidth | MiB/s | " +
+    L.append("| Guest memcpy bandwidth | MiB/s | " +
              " | ".join(cell(stat(refs["memcpy"].get(a, []))) for a in arches) + " |")
     L.append("")
     L.append("## Image size and RAM\n")

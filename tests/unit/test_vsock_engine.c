@@ -1,0 +1,1530 @@
+/* Unit tests of vsock/vsock_engine.c: a scripted peer (the "host") feeds
+ * packets through vsock_engine_input(), drains the guest's packets through
+ * vsock_engine_next_tx(), keeps its own credit books and checks every
+ * payload byte against a pattern. The app side is the vsock.h API.
+ * Not covered here: virtqueues and the device (vsock/vsock_dev.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bv/config.h"
+#include "bv/err.h"
+#include "vsock/vsock.h"
+#include "vsock/vsock_engine.h"
+
+static int failures;
+static unsigned long checks;
+#define CHECK(c) do { checks++; if (!(c)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+
+#define HOST 2u
+#define NCONN BV_VSOCK_MAX_CONNS
+#define RXBUF BV_VSOCK_RXBUF_SIZE
+#define TXBUF BV_VSOCK_TXBUF_SIZE
+#define ST VSOCK_TYPE_STREAM
+#define SP VSOCK_TYPE_SEQPACKET
+
+static uint64_t guest_cid = 3;
+
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint8_t pat(uint32_t seed, uint64_t off) { return (uint8_t)(off * 131u + seed * 7u + (off >> 9)); }
+
+/* ---- the scripted peer ---- */
+struct peer {
+	uint32_t hport, gport;
+	uint16_t type;
+	int h;                    /* guest handle of this connection */
+	uint32_t buf_alloc;       /* what the peer advertises */
+	uint32_t fwd_cnt;         /* guest bytes the peer's app consumed */
+	uint32_t rx_cnt;          /* guest bytes the peer received */
+	uint32_t tx_cnt;          /* bytes the peer sent */
+	uint32_t g_buf_alloc, g_fwd_cnt;  /* the guest's latest advertisement */
+	int auto_consume;
+	int check_pattern;
+	uint32_t seed_in;         /* pattern of guest->peer data */
+	uint64_t in_off;
+	uint32_t seed_out;        /* pattern of peer->guest data */
+	uint64_t out_off;
+	unsigned n_op[16];        /* packets received from the guest, by op */
+	uint32_t last_flags;
+	uint32_t last_len;
+};
+
+#define MAXPEERS 256
+static struct peer *peers[MAXPEERS];
+static int npeers;
+
+static void peer_init(struct peer *p, uint32_t hport, uint32_t gport, uint16_t type)
+{
+	memset(p, 0, sizeof(*p));
+	p->hport = hport;
+	p->gport = gport;
+	p->type = type;
+	p->h = -1;
+	p->buf_alloc = 256 * 1024;
+	p->seed_in = 1;
+	p->seed_out = 2;
+	if (npeers < MAXPEERS)
+		peers[npeers++] = p;
+}
+
+static struct vsock_hdr hdr_for(const struct peer *p, uint16_t op, uint32_t flags, uint32_t len)
+{
+	struct vsock_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.src_cid = HOST;
+	h.dst_cid = guest_cid;
+	h.src_port = p->hport;
+	h.dst_port = p->gport;
+	h.len = len;
+	h.type = p->type;
+	h.op = op;
+	h.flags = flags;
+	h.buf_alloc = p->buf_alloc;
+	h.fwd_cnt = p->fwd_cnt;
+	return h;
+}
+
+static void p_pkt(struct peer *p, uint16_t op, uint32_t flags, const void *data, uint32_t len)
+{
+	struct vsock_hdr h = hdr_for(p, op, flags, len);
+	vsock_engine_input(&h, data, len);
+	if (op == VSOCK_OP_RW)
+		p->tx_cnt += len;
+}
+
+static uint32_t p_credit(const struct peer *p)
+{
+	return vsock_peer_free(p->g_buf_alloc, p->g_fwd_cnt, p->tx_cnt);
+}
+
+static void p_send_pattern(struct peer *p, uint32_t n, uint32_t flags)
+{
+	static uint8_t b[VSOCK_MAX_PKT_PAYLOAD];
+	for (uint32_t i = 0; i < n; i++)
+		b[i] = pat(p->seed_out, p->out_off + i);
+	p->out_off += n;
+	p_pkt(p, VSOCK_OP_RW, flags, b, n);
+}
+
+/* ---- draining the guest ---- */
+#define MAXLOG 8192
+static struct vsock_hdr logh[MAXLOG];
+static int nlog;
+static unsigned unmatched;
+static struct vsock_hdr out;
+static uint8_t outbuf[VSOCK_MAX_PKT_PAYLOAD];
+static uint8_t lastdata[VSOCK_MAX_PKT_PAYLOAD];
+
+static void deliver(const struct vsock_hdr *h, const uint8_t *data, uint32_t len)
+{
+	for (int i = 0; i < npeers; i++) {
+		struct peer *p = peers[i];
+		if (h->src_port != p->gport || h->dst_port != p->hport || h->dst_cid != HOST)
+			continue;
+		p->g_buf_alloc = h->buf_alloc;
+		p->g_fwd_cnt = h->fwd_cnt;
+		p->n_op[h->op & 15]++;
+		p->last_flags = h->flags;
+		p->last_len = len;
+		if (h->op != VSOCK_OP_RST)
+			CHECK(h->type == p->type);
+		if (h->op == VSOCK_OP_RW) {
+			uint32_t room = p->buf_alloc - (p->rx_cnt - p->fwd_cnt);
+			CHECK(len <= room);   /* never beyond the credit we granted */
+			if (p->check_pattern)
+				for (uint32_t j = 0; j < len; j++)
+					if (data[j] != pat(p->seed_in, p->in_off + j)) {
+						CHECK(!"payload pattern mismatch");
+						break;
+					}
+			p->in_off += len;
+			p->rx_cnt += len;
+			if (p->auto_consume)
+				p->fwd_cnt += len;
+		}
+		return;
+	}
+	unmatched++;
+}
+
+/* Drain everything the guest has to say (cap bytes per packet); returns the
+ * number of packets, which are also in logh[0..nlog). */
+static int pump_cap(uint32_t cap)
+{
+	int n = 0;
+	nlog = 0;
+	unmatched = 0;
+	for (;;) {
+		int pending = vsock_engine_tx_pending();
+		memset(&out, 0xA5, sizeof(out));
+		int r = vsock_engine_next_tx(&out, outbuf, cap);
+		if (r == BV_EAGAIN) {
+			CHECK(!pending);
+			break;
+		}
+		CHECK(pending);
+		CHECK(r >= 0 && (uint32_t)r <= cap && out.len == (uint32_t)r);
+		CHECK(out.src_cid == guest_cid);
+		CHECK(out.op >= VSOCK_OP_REQUEST && out.op <= VSOCK_OP_CREDIT_REQUEST);
+		if (out.op != VSOCK_OP_RW)
+			CHECK(r == 0);
+		if (out.op != VSOCK_OP_RST)
+			CHECK(out.buf_alloc == RXBUF);
+		if (nlog < MAXLOG)
+			logh[nlog++] = out;
+		if (r > 0)
+			memcpy(lastdata, outbuf, (size_t)r);
+		deliver(&out, outbuf, (uint32_t)r);
+		if (++n > 1000000) {
+			CHECK(!"guest never stops transmitting");
+			break;
+		}
+	}
+	return n;
+}
+static int pump(void) { return pump_cap(4096); }
+
+static int count_op(uint16_t op)
+{
+	int n = 0;
+	for (int i = 0; i < nlog; i++)
+		n += logh[i].op == op;
+	return n;
+}
+
+static int nothing_pending(void)
+{
+	struct vsock_hdr h;
+	uint8_t b[16];
+	return !vsock_engine_tx_pending() && vsock_engine_next_tx(&h, b, sizeof(b)) == BV_EAGAIN;
+}
+
+static struct vsock_stats stats(void)
+{
+	struct vsock_stats s;
+	vsock_engine_stats(&s);
+	return s;
+}
+
+static void reset_engine(int seqpacket_ok)
+{
+	guest_cid = 3;
+	vsock_engine_init(guest_cid, seqpacket_ok);
+	npeers = 0;
+	nlog = 0;
+}
+
+/* ---- app helpers ---- */
+static int app_send_pattern(int h, uint32_t seed, uint64_t *off, uint32_t n)
+{
+	static uint8_t b[1 << 17];
+	if (n > sizeof(b))
+		n = sizeof(b);
+	for (uint32_t i = 0; i < n; i++)
+		b[i] = pat(seed, *off + i);
+	int r = vsock_send(h, b, n);
+	if (r > 0)
+		*off += (uint32_t)r;
+	return r;
+}
+
+static int app_read_check(int h, uint32_t seed, uint64_t *off, uint32_t n)
+{
+	static uint8_t b[1 << 17];
+	if (n > sizeof(b))
+		n = sizeof(b);
+	int r = vsock_recv(h, b, n);
+	for (int i = 0; i < r; i++)
+		if (b[i] != pat(seed, *off + (uint64_t)i)) {
+			CHECK(!"app read pattern mismatch");
+			break;
+		}
+	if (r > 0)
+		*off += (uint32_t)r;
+	return r;
+}
+
+/* Peer connects to guest listener lh; returns the accepted handle. */
+static int serve(struct peer *p, int lh)
+{
+	p_pkt(p, VSOCK_OP_REQUEST, 0, NULL, 0);
+	pump();
+	CHECK(p->n_op[VSOCK_OP_RESPONSE] == 1);
+	CHECK(p->g_buf_alloc == RXBUF);
+	uint32_t cid = 0, port = 0;
+	int h = vsock_accept(lh, &cid, &port);
+	CHECK(h >= 0);
+	CHECK(cid == HOST && port == p->hport);
+	p->h = h;
+	return h;
+}
+
+/* Guest connects to the peer at hport; the peer answers RESPONSE. */
+static int dial(struct peer *p, uint32_t hport)
+{
+	int h = vsock_connect(HOST, hport, p->type == SP ? VSOCK_SEQPACKET : VSOCK_STREAM);
+	CHECK(h >= 0);
+	CHECK(vsock_send(h, "x", 1) == BV_ENOTCONN);
+	pump();
+	CHECK(nlog == 1 && logh[0].op == VSOCK_OP_REQUEST);
+	p->hport = hport;
+	p->gport = logh[0].src_port;
+	p->g_buf_alloc = logh[0].buf_alloc;
+	p->g_fwd_cnt = logh[0].fwd_cnt;
+	CHECK(logh[0].dst_cid == HOST && logh[0].dst_port == hport && logh[0].type == p->type);
+	CHECK(p->gport > 1023 && p->gport != VSOCK_PORT_ANY);
+	p_pkt(p, VSOCK_OP_RESPONSE, 0, NULL, 0);
+	CHECK(vsock_events(h) & VSOCK_EV_CONNECTED);
+	p->h = h;
+	return h;
+}
+
+static int is_rst_to(const struct vsock_hdr *h, uint32_t dst_port, uint32_t src_port)
+{
+	return h->op == VSOCK_OP_RST && h->dst_port == dst_port && h->src_port == src_port &&
+	       h->dst_cid == HOST && h->src_cid == guest_cid && h->len == 0;
+}
+
+/* ================================================================== tests */
+
+/* Bad length, bad type, bad CIDs: dropped and counted; bad type answered RST. */
+static void test_malformed(void)
+{
+	reset_engine(0);
+	static uint8_t junk[70000];
+	int lh = vsock_listen(1000, VSOCK_STREAM);
+	CHECK(lh >= 0);
+	struct peer p;
+	peer_init(&p, 5000, 1000, ST);
+	unsigned fed = 0;
+
+	struct vsock_hdr h = hdr_for(&p, VSOCK_OP_REQUEST, 0, 10);
+	vsock_engine_input(&h, junk, 5);                     /* len > payload_len */
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 1);
+	CHECK(nothing_pending());
+	CHECK(vsock_accept(lh, NULL, NULL) == BV_EAGAIN);
+
+	h = hdr_for(&p, VSOCK_OP_RW, 0, 65537);
+	vsock_engine_input(&h, junk, 65537);                 /* len > 64 KiB */
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 2);
+
+	h = hdr_for(&p, VSOCK_OP_REQUEST, 0, 0);
+	h.src_cid = HOST | (1ull << 32);                     /* CID above 32 bits */
+	vsock_engine_input(&h, NULL, 0);
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 3);
+	CHECK(nothing_pending());
+
+	h = hdr_for(&p, VSOCK_OP_RW, 0, 5);
+	vsock_engine_input(&h, NULL, 5);                     /* len but no payload */
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 4);
+
+	h = hdr_for(&p, VSOCK_OP_REQUEST, 0, 0);
+	h.type = 3;                                          /* no such type: RST like Linux */
+	vsock_engine_input(&h, NULL, 0);
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 5);
+	CHECK(pump() == 1);
+	CHECK(is_rst_to(&logh[0], 5000, 1000) && logh[0].type == 3);
+	CHECK(vsock_accept(lh, NULL, NULL) == BV_EAGAIN);
+
+	h = hdr_for(&p, VSOCK_OP_RST, 0, 0);
+	h.type = 0;                                          /* bad type, but an RST: no answer */
+	vsock_engine_input(&h, NULL, 0);
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 6);
+	CHECK(nothing_pending());
+
+	h = hdr_for(&p, VSOCK_OP_REQUEST, 0, 0);
+	h.dst_cid = 4;                                       /* not ours */
+	vsock_engine_input(&h, NULL, 0);
+	h.dst_cid = guest_cid | (1ull << 32);
+	vsock_engine_input(&h, NULL, 0);
+	fed += 2;
+	CHECK(stats().rx_dropped_badcid == 2);
+	CHECK(nothing_pending());
+	CHECK(vsock_accept(lh, NULL, NULL) == BV_EAGAIN);
+
+	vsock_engine_input(NULL, NULL, 0);
+	fed++;
+	CHECK(stats().rx_dropped_malformed == 7);
+
+	/* trailing bytes beyond hdr.len are ignored, the packet is fine */
+	h = hdr_for(&p, VSOCK_OP_REQUEST, 0, 0);
+	vsock_engine_input(&h, junk, 100);
+	fed++;
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RESPONSE);
+	int c = vsock_accept(lh, NULL, NULL);
+	CHECK(c >= 0);
+	struct vsock_stats s = stats();
+	CHECK(s.rx_pkts == fed);
+	CHECK(s.rx_dropped_malformed == 7 && s.rx_dropped_badcid == 2);
+	CHECK(s.conns_in_use == 2);
+	CHECK(s.rst_sent == 1);
+}
+
+/* Every op to a flow nobody has gets RST with addresses swapped, except RST. */
+static void test_unknown_flow(void)
+{
+	reset_engine(0);
+	static const uint16_t ops[] = { VSOCK_OP_INVALID, VSOCK_OP_REQUEST, VSOCK_OP_RESPONSE,
+		VSOCK_OP_SHUTDOWN, VSOCK_OP_RW, VSOCK_OP_CREDIT_UPDATE, VSOCK_OP_CREDIT_REQUEST, 8, 0xFFFF };
+	const unsigned nops = sizeof(ops) / sizeof(ops[0]);
+	for (unsigned i = 0; i < nops; i++) {
+		struct peer p;
+		peer_init(&p, 7000 + i, 999, ST);
+		p_pkt(&p, ops[i], ops[i] == VSOCK_OP_SHUTDOWN ? 3 : 0, "abc", ops[i] == VSOCK_OP_RW ? 3 : 0);
+		CHECK(pump() == 1);
+		CHECK(is_rst_to(&logh[0], 7000 + i, 999) && logh[0].type == ST);
+		npeers = 0;
+	}
+	struct peer p;
+	peer_init(&p, 7100, 999, ST);
+	p_pkt(&p, VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(nothing_pending());
+	struct vsock_stats s = stats();
+	CHECK(s.rx_unknown_op == 3);
+	CHECK(s.rst_sent == nops && s.rst_rcvd == 1);
+
+	/* A live connection does not cover other peers on the same guest port. */
+	struct peer a, other;
+	peer_init(&a, 4000, 0, ST);
+	int h = dial(&a, 4000);
+	peer_init(&other, 4001, a.gport, ST);
+	p_pkt(&other, VSOCK_OP_RW, 0, "zz", 2);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 4001, a.gport));
+	struct vsock_hdr hh = hdr_for(&a, VSOCK_OP_RW, 0, 2);
+	hh.src_cid = 7;   /* right ports, other CID */
+	vsock_engine_input(&hh, (const uint8_t *)"zz", 2);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RST && logh[0].dst_cid == 7);
+	CHECK(vsock_events(h) == (VSOCK_EV_CONNECTED | VSOCK_EV_WRITABLE));
+}
+
+/* Each op into a LISTEN socket (Linux recv_listen). */
+static void test_listen_ops(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(100, VSOCK_STREAM);
+	CHECK(lh >= 0);
+	CHECK(vsock_events(lh) == 0);
+	static const uint16_t ops[] = { VSOCK_OP_INVALID, VSOCK_OP_RESPONSE, VSOCK_OP_SHUTDOWN,
+		VSOCK_OP_RW, VSOCK_OP_CREDIT_UPDATE, VSOCK_OP_CREDIT_REQUEST, 9 };
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct peer p;
+		npeers = 0;
+		peer_init(&p, 3000, 100, ST);
+		p_pkt(&p, ops[i], 0, "data", ops[i] == VSOCK_OP_RW ? 4 : 0);
+		CHECK(pump() == 1 && is_rst_to(&logh[0], 3000, 100));
+		CHECK(vsock_accept(lh, NULL, NULL) == BV_EAGAIN);
+		CHECK(stats().conns_in_use == 1);
+	}
+	struct peer p;
+	npeers = 0;
+	peer_init(&p, 3000, 100, ST);
+	p_pkt(&p, VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(nothing_pending());
+
+	/* wrong type for this listener */
+	struct peer q;
+	peer_init(&q, 3001, 100, SP);
+	p_pkt(&q, VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 3001, 100) && logh[0].type == SP);
+
+	/* REQUEST: RESPONSE carrying our credit, then accept */
+	p.buf_alloc = 5000;
+	p_pkt(&p, VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(vsock_events(lh) == VSOCK_EV_ACCEPT);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RESPONSE);
+	CHECK(logh[0].src_port == 100 && logh[0].dst_port == 3000 && logh[0].dst_cid == HOST);
+	CHECK(logh[0].buf_alloc == RXBUF && logh[0].fwd_cnt == 0 && logh[0].type == ST);
+	uint32_t cid = 0, port = 0;
+	int h = vsock_accept(lh, &cid, &port);
+	CHECK(h >= 0 && h != lh && cid == HOST && port == 3000);
+	CHECK(vsock_events(lh) == 0);
+	CHECK(vsock_accept(lh, NULL, NULL) == BV_EAGAIN);
+	/* the credit of the REQUEST is the peer's: we may send 5000 bytes */
+	static uint8_t big[8000];
+	CHECK(vsock_send(h, big, sizeof(big)) == (int)sizeof(big));
+	pump();
+	CHECK(p.rx_cnt == 5000);
+	/* a second REQUEST on the same tuple belongs to the connection: ignored */
+	p_pkt(&p, VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(nothing_pending());
+	CHECK(stats().conns_in_use == 2);
+	CHECK(vsock_error(h) == 0);
+}
+
+/* Each op into a CONNECTING socket (Linux recv_connecting). */
+static void test_connecting_ops(void)
+{
+	static const uint16_t ops[] = { VSOCK_OP_RESPONSE, VSOCK_OP_RST, VSOCK_OP_INVALID,
+		VSOCK_OP_REQUEST, VSOCK_OP_SHUTDOWN, VSOCK_OP_RW, VSOCK_OP_CREDIT_UPDATE,
+		VSOCK_OP_CREDIT_REQUEST, 9 };
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		reset_engine(0);
+		int h = vsock_connect(HOST, 9000, VSOCK_STREAM);
+		CHECK(h >= 0);
+		CHECK(vsock_events(h) == 0);
+		CHECK(vsock_send(h, "a", 1) == BV_ENOTCONN);
+		char b[8];
+		CHECK(vsock_recv(h, b, sizeof(b)) == BV_ENOTCONN);
+		CHECK(vsock_shutdown(h, VSOCK_SHUTDOWN_SEND) == BV_ENOTCONN);
+		CHECK(pump() == 1 && logh[0].op == VSOCK_OP_REQUEST);
+		CHECK(logh[0].dst_cid == HOST && logh[0].dst_port == 9000 && logh[0].src_cid == guest_cid);
+		CHECK(logh[0].buf_alloc == RXBUF && logh[0].fwd_cnt == 0 && logh[0].type == ST);
+		struct peer p;
+		peer_init(&p, 9000, logh[0].src_port, ST);
+		p_pkt(&p, ops[i], 0, "xy", ops[i] == VSOCK_OP_RW ? 2 : 0);
+		switch (ops[i]) {
+		case VSOCK_OP_RESPONSE:
+			CHECK(nothing_pending());
+			CHECK(vsock_events(h) == (VSOCK_EV_CONNECTED | VSOCK_EV_WRITABLE));
+			CHECK(vsock_send(h, "hi", 2) == 2);
+			CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RW && p.rx_cnt == 2);
+			break;
+		case VSOCK_OP_RST:
+			CHECK(nothing_pending());            /* never answer an RST */
+			CHECK(vsock_error(h) == BV_ECONNREFUSED);
+			CHECK(vsock_events(h) == (VSOCK_EV_READABLE | VSOCK_EV_HUP | VSOCK_EV_ERROR));
+			CHECK(vsock_send(h, "a", 1) == BV_ECONNREFUSED);
+			CHECK(vsock_recv(h, b, sizeof(b)) == BV_ECONNREFUSED);
+			break;
+		case VSOCK_OP_INVALID:
+			CHECK(nothing_pending());
+			CHECK(vsock_error(h) == 0);
+			CHECK(vsock_send(h, "a", 1) == BV_ENOTCONN);
+			p_pkt(&p, VSOCK_OP_RESPONSE, 0, NULL, 0);
+			CHECK(vsock_events(h) & VSOCK_EV_CONNECTED);
+			break;
+		default:
+			CHECK(pump() == 1 && is_rst_to(&logh[0], 9000, p.gport));
+			CHECK(vsock_error(h) == BV_EPROTO);
+			CHECK(vsock_events(h) & VSOCK_EV_ERROR);
+			/* the flow is gone: a late RESPONSE gets an RST */
+			p_pkt(&p, VSOCK_OP_RESPONSE, 0, NULL, 0);
+			CHECK(pump() == 1 && is_rst_to(&logh[0], 9000, p.gport));
+			break;
+		}
+		CHECK(stats().conns_in_use == 1);
+		CHECK(vsock_close(h) == 0);
+		if (ops[i] != VSOCK_OP_RESPONSE && ops[i] != VSOCK_OP_INVALID) {
+			CHECK(stats().conns_in_use == 0);
+			CHECK(nothing_pending());
+		}
+		CHECK(vsock_events(h) == BV_EBADF);
+	}
+}
+
+/* Each op into an ESTABLISHED socket (Linux recv_connected). */
+static void test_established_ops(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(200, VSOCK_STREAM);
+	struct peer p;
+	peer_init(&p, 3300, 200, ST);
+	int h = serve(&p, lh);
+	char b[64];
+
+	/* stray REQUEST, RESPONSE, INVALID, unknown: ignored */
+	p_pkt(&p, VSOCK_OP_REQUEST, 0, NULL, 0);
+	p_pkt(&p, VSOCK_OP_RESPONSE, 0, NULL, 0);
+	p_pkt(&p, 9, 0, NULL, 0);
+	CHECK(nothing_pending());
+	CHECK(vsock_error(h) == 0 && (vsock_events(h) & VSOCK_EV_CONNECTED));
+
+	/* RW: data */
+	CHECK(vsock_recv(h, b, sizeof(b)) == BV_EAGAIN);
+	CHECK(!(vsock_events(h) & VSOCK_EV_READABLE));
+	p_pkt(&p, VSOCK_OP_RW, 0, "hello", 5);
+	CHECK(vsock_events(h) & VSOCK_EV_READABLE);
+	CHECK(vsock_recv(h, b, 3) == 3 && memcmp(b, "hel", 3) == 0);
+	CHECK(vsock_recv(h, b, sizeof(b)) == 2 && memcmp(b, "lo", 2) == 0);
+	CHECK(nothing_pending());   /* 5 bytes consumed: no reason to volunteer credit yet */
+
+	/* CREDIT_REQUEST: answered with our fwd_cnt */
+	p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_CREDIT_UPDATE && logh[0].fwd_cnt == 5);
+	CHECK(stats().credit_updates_sent == 1);
+
+	/* INVALID carrying credit (vhost-device-vsock does that) opens the window */
+	p.buf_alloc = 0;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	CHECK(vsock_send(h, "data", 4) == 4);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_CREDIT_REQUEST);
+	p.buf_alloc = 1000;
+	p_pkt(&p, VSOCK_OP_INVALID, 0, NULL, 0);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RW && p.rx_cnt == 4 && memcmp(lastdata, "data", 4) == 0);
+
+	/* SHUTDOWN(SEND) from the peer: EOF after the data, we may still send */
+	p_pkt(&p, VSOCK_OP_RW, 0, "end", 3);
+	p_pkt(&p, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, NULL, 0);
+	CHECK(nothing_pending());
+	CHECK(vsock_recv(h, b, sizeof(b)) == 3);
+	CHECK(vsock_recv(h, b, sizeof(b)) == 0);
+	CHECK(vsock_events(h) & VSOCK_EV_READABLE);
+	CHECK(!(vsock_events(h) & VSOCK_EV_HUP));
+	CHECK(vsock_send(h, "more", 4) == 4);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RW);
+
+	/* SHUTDOWN(RCV) from the peer: no more sending */
+	p_pkt(&p, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV, NULL, 0);
+	CHECK(vsock_send(h, "x", 1) == BV_EPIPE);
+	CHECK(!(vsock_events(h) & VSOCK_EV_WRITABLE));
+
+	/* second connection: RST from the peer resets it, data first */
+	struct peer q;
+	peer_init(&q, 3301, 200, ST);
+	int h2 = serve(&q, lh);
+	p_pkt(&q, VSOCK_OP_RW, 0, "tail", 4);
+	/* a packet of the wrong type on the flow: RST, connection untouched */
+	q.type = SP;
+	p_pkt(&q, VSOCK_OP_RW, 0, "zz", 2);
+	q.type = ST;
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 3301, 200) && logh[0].type == SP);
+	CHECK(vsock_error(h2) == 0);
+	p_pkt(&q, VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(nothing_pending());
+	CHECK(vsock_error(h2) == BV_ECONNRESET);
+	CHECK(vsock_events(h2) == (VSOCK_EV_READABLE | VSOCK_EV_HUP | VSOCK_EV_ERROR | VSOCK_EV_CONNECTED));
+	CHECK(vsock_recv(h2, b, sizeof(b)) == 4 && memcmp(b, "tail", 4) == 0);
+	CHECK(vsock_recv(h2, b, sizeof(b)) == BV_ECONNRESET);
+	CHECK(vsock_send(h2, "x", 1) == BV_ECONNRESET);
+	/* the reset flow is unknown now */
+	p_pkt(&q, VSOCK_OP_RW, 0, "x", 1);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 3301, 200));
+	CHECK(vsock_close(h2) == 0);
+	CHECK(stats().conns_in_use == 2);
+	CHECK(stats().rx_unknown_op == 2);   /* op 9 and INVALID */
+}
+
+/* After vsock_close(): flush, SHUTDOWN(3), then each op, and the timeout. */
+static void test_closing_ops(void)
+{
+	static const uint16_t ops[] = { VSOCK_OP_RST, VSOCK_OP_SHUTDOWN, VSOCK_OP_RW, VSOCK_OP_REQUEST,
+		VSOCK_OP_RESPONSE, VSOCK_OP_INVALID, VSOCK_OP_CREDIT_UPDATE, VSOCK_OP_CREDIT_REQUEST, 9 };
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		reset_engine(0);
+		vsock_engine_tick(1000);
+		struct peer p;
+		peer_init(&p, 4400, 0, ST);
+		p.check_pattern = 1;
+		int h = dial(&p, 4400);
+		uint64_t off = 0;
+		CHECK(app_send_pattern(h, p.seed_in, &off, 3000) == 3000);
+		p_send_pattern(&p, 100, 0);           /* unread data is discarded by close */
+		CHECK(vsock_close(h) == 0);
+		CHECK(vsock_send(h, "x", 1) == BV_EBADF);
+		CHECK(vsock_close(h) == BV_EBADF);
+		CHECK(pump() == 2);
+		CHECK(logh[0].op == VSOCK_OP_RW && logh[0].len == 3000);
+		CHECK(logh[1].op == VSOCK_OP_SHUTDOWN && logh[1].flags == VSOCK_SHUTDOWN_BOTH);
+		CHECK(logh[1].fwd_cnt == 100);
+		CHECK(stats().conns_in_use == 1);
+		switch (ops[i]) {
+		case VSOCK_OP_RST:
+			p_pkt(&p, VSOCK_OP_RST, 0, NULL, 0);
+			CHECK(nothing_pending());
+			CHECK(stats().conns_in_use == 0);
+			break;
+		case VSOCK_OP_SHUTDOWN:
+			p_pkt(&p, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, NULL, 0);
+			CHECK(nothing_pending());
+			CHECK(stats().conns_in_use == 1);
+			p_pkt(&p, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV, NULL, 0);   /* now both */
+			CHECK(pump() == 1 && is_rst_to(&logh[0], 4400, p.gport));
+			CHECK(stats().conns_in_use == 0);
+			break;
+		case VSOCK_OP_CREDIT_REQUEST:
+			p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+			CHECK(pump() == 1 && logh[0].op == VSOCK_OP_CREDIT_UPDATE);
+			break;
+		case VSOCK_OP_RW:
+			p_send_pattern(&p, 50, 0);        /* discarded, but no RST */
+			CHECK(nothing_pending());
+			break;
+		default:
+			p_pkt(&p, ops[i], 0, NULL, 0);
+			CHECK(nothing_pending());
+			break;
+		}
+		if (ops[i] != VSOCK_OP_RST && ops[i] != VSOCK_OP_SHUTDOWN) {
+			/* no RST from the peer: the close timeout sends ours */
+			CHECK(stats().conns_in_use == 1);
+			vsock_engine_tick(1000 + BV_VSOCK_CLOSE_TIMEOUT_MS - 1);
+			CHECK(nothing_pending());
+			vsock_engine_tick(1000 + BV_VSOCK_CLOSE_TIMEOUT_MS);
+			CHECK(stats().conns_in_use == 0);
+			CHECK(pump() == 1 && is_rst_to(&logh[0], 4400, p.gport));
+		}
+		CHECK(p.rx_cnt == 3000);
+	}
+
+	/* close with data waiting for credit: SHUTDOWN only after the last byte */
+	reset_engine(0);
+	struct peer p;
+	peer_init(&p, 4500, 0, ST);
+	p.check_pattern = 1;
+	p.buf_alloc = 1000;
+	int h = dial(&p, 4500);
+	uint64_t off = 0;
+	CHECK(app_send_pattern(h, p.seed_in, &off, 2500) == 2500);
+	CHECK(vsock_close(h) == 0);
+	pump();
+	CHECK(p.rx_cnt == 1000 && count_op(VSOCK_OP_SHUTDOWN) == 0 && count_op(VSOCK_OP_CREDIT_REQUEST) == 1);
+	p.fwd_cnt = p.rx_cnt;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	pump();
+	CHECK(p.rx_cnt == 2000 && count_op(VSOCK_OP_SHUTDOWN) == 0);
+	p.fwd_cnt = p.rx_cnt;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	pump();
+	CHECK(p.rx_cnt == 2500 && nlog == 2 && logh[1].op == VSOCK_OP_SHUTDOWN && logh[1].flags == 3);
+	/* the peer closes too: SHUTDOWN(3) -> we answer RST and are gone */
+	p_pkt(&p, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, NULL, 0);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 4500, p.gport));
+	CHECK(stats().conns_in_use == 0);
+}
+
+/* Thousands of RSTs: never answered; a connection is reset once. */
+static void test_rst_storm(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(300, VSOCK_STREAM);
+	struct peer a, b;
+	peer_init(&a, 5100, 300, ST);
+	peer_init(&b, 5101, 300, ST);
+	int ha = serve(&a, lh), hb = serve(&b, lh);
+	int hc = vsock_connect(HOST, 5200, VSOCK_STREAM);
+	pump();
+	for (uint32_t i = 0; i < 5000; i++) {
+		struct peer x;
+		peer_init(&x, 10000 + i, (i & 1) ? 300 : 20000 + i, (i % 3) ? ST : SP);
+		p_pkt(&x, VSOCK_OP_RST, 0, NULL, 0);   /* to the listener and to nothing */
+		npeers = 2;
+	}
+	CHECK(nothing_pending());
+	CHECK(vsock_error(ha) == 0 && vsock_error(hb) == 0 && vsock_error(hc) == 0);
+	for (int i = 0; i < 100; i++)
+		p_pkt(&a, VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(nothing_pending());
+	CHECK(vsock_error(ha) == BV_ECONNRESET);
+	CHECK(vsock_error(hb) == 0);
+	p_pkt(&b, VSOCK_OP_RW, 0, "ok", 2);
+	char buf[4];
+	CHECK(vsock_recv(hb, buf, sizeof(buf)) == 2);
+	struct vsock_stats s = stats();
+	CHECK(s.rst_sent == 0 && s.rst_rcvd == 5100);
+}
+
+/* CREDIT_REQUEST storm: each is answered, bursts coalesce, no amplification. */
+static void test_credit_request_storm(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(301, VSOCK_STREAM);
+	struct peer p;
+	peer_init(&p, 5300, 301, ST);
+	serve(&p, lh);
+	for (int i = 0; i < 1000; i++) {
+		p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+		CHECK(pump() == 1 && logh[0].op == VSOCK_OP_CREDIT_UPDATE);
+	}
+	for (int i = 0; i < 10000; i++)
+		p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_CREDIT_UPDATE);
+	CHECK(stats().credit_updates_sent == 1001);
+
+	/* while data flows in, storms interleave without breaking the stream */
+	uint64_t got = 0;
+	p.seed_out = 77;
+	for (int i = 0; i < 200; i++) {
+		uint32_t n = min32(p_credit(&p), 1000);
+		if (n)
+			p_send_pattern(&p, n, 0);
+		p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+		p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+		app_read_check(p.h, 77, &got, 700);
+		pump();
+		CHECK(count_op(VSOCK_OP_CREDIT_UPDATE) == 1 && nlog == 1);
+		CHECK(p.g_fwd_cnt == (uint32_t)got);
+	}
+	CHECK(got > 100000);
+	CHECK(stats().rst_sent == 0);
+}
+
+/* Peer streams to the guest nonstop; the app reads in odd sizes. The guest
+ * must volunteer CREDIT_UPDATEs so the peer never runs dry for good. */
+static void test_receive_only(void)
+{
+	static const uint32_t sizes[] = { 1, 3, 100, 4096, 5000, 777, 16384, 2, 65536 };
+	for (int variant = 0; variant < 3; variant++) {
+		reset_engine(0);
+		int lh = vsock_listen(400, VSOCK_STREAM);
+		struct peer p;
+		peer_init(&p, 5400, 400, ST);
+		p.seed_out = 40 + (uint32_t)variant;
+		int h = serve(&p, lh);
+		const uint64_t total = variant == 1 ? (256u << 10) : (4u << 20);
+		uint64_t sent = 0, got = 0;
+		unsigned it = 0, idle = 0;
+		while (got < total) {
+			uint64_t moved = 0;
+			for (;;) {
+				uint32_t n = min32(p_credit(&p), 4096);
+				if ((uint64_t)n > total - sent)
+					n = (uint32_t)(total - sent);
+				if (!n)
+					break;
+				p_send_pattern(&p, n, 0);
+				sent += n;
+				moved += n;
+			}
+			for (int k = 0; k < (variant == 1 ? 64 : 1); k++) {
+				uint32_t want = variant == 0 ? sizes[it % 9] : variant == 1 ? 1 : 65536;
+				int r = app_read_check(h, p.seed_out, &got, want);
+				CHECK(r > 0 || r == BV_EAGAIN);
+				if (r > 0)
+					moved += (uint64_t)r;
+			}
+			pump();
+			CHECK(count_op(VSOCK_OP_RW) == 0 && count_op(VSOCK_OP_RST) == 0);
+			CHECK(nlog == count_op(VSOCK_OP_CREDIT_UPDATE));
+			if (!moved) {
+				if (++idle > 2) {
+					CHECK(!"receive flow stalled");
+					break;
+				}
+			} else {
+				idle = 0;
+			}
+			it++;
+		}
+		CHECK(got == total && sent == total);
+		struct vsock_stats s = stats();
+		CHECK(s.credit_updates_sent > 0);
+		CHECK(s.rx_bytes == total && s.rst_sent == 0 && s.rx_dropped_malformed == 0);
+		/* updates are not sent per byte: well under one per packet */
+		CHECK(s.credit_updates_sent <= total / 256);
+	}
+}
+
+/* Guest sends only: credit respected, one CREDIT_REQUEST at zero, resume. */
+static void test_send_only(void)
+{
+	reset_engine(0);
+	struct peer p;
+	peer_init(&p, 5500, 0, ST);
+	p.check_pattern = 1;
+	p.seed_in = 55;
+	p.buf_alloc = 10000;
+	int h = dial(&p, 5500);
+	uint64_t off = 0;
+	CHECK(app_send_pattern(h, 55, &off, 50000) == (int)TXBUF);
+	CHECK(vsock_send(h, "x", 1) == BV_EAGAIN);
+	CHECK(!(vsock_events(h) & VSOCK_EV_WRITABLE));
+	pump_cap(1000);
+	CHECK(p.rx_cnt == 10000);
+	CHECK(count_op(VSOCK_OP_RW) == 10);
+	for (int i = 0; i < 10; i++)
+		CHECK(logh[i].op == VSOCK_OP_RW && logh[i].len == 1000);
+	CHECK(nlog == 11 && logh[10].op == VSOCK_OP_CREDIT_REQUEST);
+	CHECK(pump() == 0);                      /* asked once, then quiet */
+	CHECK(vsock_events(h) & VSOCK_EV_WRITABLE);
+
+	p.fwd_cnt += 6000;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	pump();
+	CHECK(p.rx_cnt == 16000);
+	CHECK(nlog == 3 && logh[0].len == 4096 && logh[1].len == 1904);
+	CHECK(logh[2].op == VSOCK_OP_CREDIT_REQUEST);   /* 384 bytes left, zero credit again */
+	CHECK(stats().credit_requests_sent == 2);
+
+	/* a wide window: everything else flows, packets coalesce up to cap */
+	p.buf_alloc = 1 << 20;
+	p.auto_consume = 1;
+	p.fwd_cnt = p.rx_cnt;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	pump();
+	CHECK(nlog == 1 && logh[0].len == 384);
+	while (off < 300000) {
+		int r = app_send_pattern(h, 55, &off, (uint32_t)min32(300000 - (uint32_t)off, 7000));
+		CHECK(r > 0);
+		pump();
+		for (int i = 0; i < nlog; i++)
+			CHECK(logh[i].op == VSOCK_OP_RW && logh[i].len <= 4096);
+		/* tell the guest what we consumed, as Linux does before it runs dry */
+		p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	}
+	CHECK(off == 300000 && p.rx_cnt == 300000);
+	CHECK(app_send_pattern(h, 55, &off, 3) == 3);
+	CHECK(pump() == 1 && logh[0].len == 3);   /* min(pending) */
+
+	/* a lying peer (fwd_cnt ahead of what we sent) grants nothing */
+	uint32_t real = p.fwd_cnt;
+	p.fwd_cnt = p.rx_cnt + 5000;
+	p.buf_alloc = 100;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	p.seed_in = 56;
+	p.in_off = 0;
+	uint64_t off2 = 0;
+	CHECK(app_send_pattern(h, 56, &off2, 10) == 10);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_CREDIT_REQUEST);
+	p.fwd_cnt = real;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RW && logh[0].len == 10);
+	CHECK(stats().tx_bytes == 300013);
+}
+
+/* Counters that wrap past 4 GiB in both directions (test hook). */
+static void test_counter_wrap(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(500, VSOCK_STREAM);
+	struct peer p;
+	peer_init(&p, 5600, 500, ST);
+	int h = serve(&p, lh);
+	const uint32_t tx0 = 0xFFFFF000u, fwd0 = 0xFFFFF800u;
+	vsock_engine_test_set_counters(h, tx0, fwd0);
+	p.rx_cnt = p.fwd_cnt = tx0;
+	p.tx_cnt = p.g_fwd_cnt = fwd0;
+	p.check_pattern = 1;
+	p.seed_in = 61;
+	p.seed_out = 62;
+	p.buf_alloc = 20000;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	const uint64_t total = 256 * 1024;
+	uint64_t gsent = 0, gread = 0, psent = 0;
+	uint32_t told_fwd = p.fwd_cnt;
+	for (int it = 0; it < 100000 && (p.in_off < total || gread < total); it++) {
+		if (gsent < total) {
+			int r = app_send_pattern(h, 61, &gsent, (uint32_t)min32(5000, (uint32_t)(total - gsent)));
+			CHECK(r > 0 || r == BV_EAGAIN);
+		}
+		uint32_t n = min32(p_credit(&p), 3000);
+		if ((uint64_t)n > total - psent)
+			n = (uint32_t)(total - psent);
+		if (n) {
+			p_send_pattern(&p, n, 0);
+			psent += n;
+		}
+		app_read_check(h, 62, &gread, 2500);
+		pump();
+		/* the peer's app consumes half of what it has and says so */
+		uint32_t unread = p.rx_cnt - p.fwd_cnt;
+		p.fwd_cnt += (unread + 1) / 2;
+		if (p.fwd_cnt != told_fwd) {
+			p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+			told_fwd = p.fwd_cnt;
+		}
+	}
+	CHECK(p.in_off == total && gread == total);
+	CHECK(p.rx_cnt == (uint32_t)(tx0 + total));
+	CHECK(p.rx_cnt < tx0);   /* wrapped */
+	p_pkt(&p, VSOCK_OP_CREDIT_REQUEST, 0, NULL, 0);
+	pump();
+	CHECK(p.g_fwd_cnt == (uint32_t)(fwd0 + total));
+	CHECK(p.g_fwd_cnt < fwd0);
+	struct vsock_stats s = stats();
+	CHECK(s.rst_sent == 0 && s.rx_dropped_malformed == 0);
+	CHECK(vsock_error(h) == 0);
+
+	/* at the wrap, exactly buf_alloc bytes fit and one more is an overrun */
+	struct peer q;
+	peer_init(&q, 5601, 500, ST);
+	int h2 = serve(&q, lh);
+	vsock_engine_test_set_counters(h2, 0xFFFFFFF0u, 0xFFFFFFF0u);
+	q.tx_cnt = q.g_fwd_cnt = 0xFFFFFFF0u;
+	q.rx_cnt = q.fwd_cnt = 0xFFFFFFF0u;
+	for (uint32_t left = RXBUF; left; ) {
+		uint32_t n = min32(left, 4096);
+		p_send_pattern(&q, n, 0);
+		left -= n;
+	}
+	CHECK(p_credit(&q) == 0);
+	CHECK(nothing_pending() && vsock_error(h2) == 0);
+	p_send_pattern(&q, 1, 0);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 5601, 500));
+	CHECK(vsock_error(h2) == BV_EPROTO);
+}
+
+/* Data beyond the space we advertised: RST, EPROTO, counted. */
+static void test_overrun(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(600, VSOCK_STREAM);
+	struct peer p, q;
+	peer_init(&p, 5700, 600, ST);
+	peer_init(&q, 5701, 600, ST);
+	int h = serve(&p, lh), h2 = serve(&q, lh);
+	for (int k = 0; k < 2; k++) {
+		struct peer *x = k ? &q : &p;
+		for (uint32_t left = RXBUF; left; ) {
+			uint32_t n = min32(left, 4096);
+			p_send_pattern(x, n, 0);
+			left -= n;
+		}
+	}
+	char b[16];
+	uint64_t off = 0;
+	CHECK(app_read_check(h, p.seed_out, &off, 4096) == 4096);
+	/* p has not been told about that space yet: sending into it is a violation */
+	p_send_pattern(&p, 10, 0);
+	CHECK(stats().rx_dropped_malformed == 1);
+	pump();
+	CHECK(count_op(VSOCK_OP_RST) == 1 && is_rst_to(&logh[0], 5700, 600));
+	CHECK(vsock_error(h) == BV_EPROTO);
+	/* what arrived in bounds is still readable, then the error */
+	uint32_t drained = 0;
+	int r;
+	while ((r = vsock_recv(h, b, sizeof(b))) > 0)
+		drained += (uint32_t)r;
+	CHECK(drained == RXBUF - 4096 && r == BV_EPROTO);
+
+	/* q does it right: wait for the update, then send */
+	off = 0;
+	CHECK(app_read_check(h2, q.seed_out, &off, 100) == 100);
+	CHECK(nothing_pending());   /* 100 bytes are not worth a packet */
+	CHECK(app_read_check(h2, q.seed_out, &off, 3996) == 3996);
+	pump();
+	CHECK(nlog == 1 && logh[0].op == VSOCK_OP_CREDIT_UPDATE && logh[0].fwd_cnt == 4096);
+	CHECK(p_credit(&q) == 4096);
+	p_send_pattern(&q, 4096, 0);
+	CHECK(nothing_pending() && vsock_error(h2) == 0);
+	struct vsock_stats s = stats();
+	CHECK(s.rx_dropped_malformed == 1 && s.rst_sent == 1);
+}
+
+/* TRANSPORT_RESET with traffic in flight. */
+static void test_transport_reset(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(700, VSOCK_STREAM);
+	struct peer a, c, d, z;
+	peer_init(&a, 5800, 700, ST);
+	peer_init(&c, 5802, 700, ST);
+	peer_init(&d, 5803, 700, ST);
+	a.buf_alloc = 1000;
+	int ha = serve(&a, lh);
+	int hc = serve(&c, lh);
+	/* a: data both ways in flight */
+	uint64_t off = 0;
+	CHECK(app_send_pattern(ha, 1, &off, 5000) == 5000);
+	p_send_pattern(&a, 300, 0);
+	pump();                               /* 1000 bytes out, 4000 still queued */
+	/* b: connecting */
+	int hb = vsock_connect(HOST, 5900, VSOCK_STREAM);
+	/* c: closing */
+	vsock_close(hc);
+	/* d: not yet accepted */
+	p_pkt(&d, VSOCK_OP_REQUEST, 0, NULL, 0);
+	/* an orphan RST waiting */
+	peer_init(&z, 5804, 1234, ST);
+	p_pkt(&z, VSOCK_OP_RW, 0, "x", 1);
+	CHECK(vsock_engine_tx_pending());
+	CHECK(stats().conns_in_use == 5);
+
+	vsock_engine_transport_reset(5);
+	guest_cid = 5;
+	CHECK(vsock_local_cid() == 5);
+	CHECK(nothing_pending());             /* nothing at all is sent */
+	CHECK(stats().conns_in_use == 3);     /* listener, a, b */
+	CHECK(vsock_error(ha) == BV_ECONNRESET);
+	CHECK(vsock_error(hb) == BV_ECONNRESET);
+	CHECK(vsock_accept(lh, NULL, NULL) == BV_EAGAIN);
+	char b[512];
+	CHECK(vsock_recv(ha, b, sizeof(b)) == 300);
+	CHECK(vsock_recv(ha, b, sizeof(b)) == BV_ECONNRESET);
+	CHECK(vsock_send(ha, "x", 1) == BV_ECONNRESET);
+	CHECK(vsock_events(ha) & VSOCK_EV_ERROR);
+
+	/* the old CID is not ours any more */
+	struct vsock_hdr h = hdr_for(&d, VSOCK_OP_REQUEST, 0, 0);
+	h.dst_cid = 3;
+	vsock_engine_input(&h, NULL, 0);
+	CHECK(stats().rx_dropped_badcid == 1);
+	CHECK(nothing_pending());
+	/* the listener survived; packets now go out from CID 5 */
+	struct peer e;
+	peer_init(&e, 5805, 700, ST);
+	int he = serve(&e, lh);
+	CHECK(he >= 0 && logh[0].src_cid == 5);
+	/* an old flow is unknown now */
+	p_pkt(&a, VSOCK_OP_RW, 0, "y", 1);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 5800, 700) && logh[0].src_cid == 5);
+	CHECK(vsock_close(ha) == 0 && vsock_close(hb) == 0);
+	CHECK(stats().conns_in_use == 2);
+	CHECK(nothing_pending());
+}
+
+/* Pool full: REQUEST refused with RST and counted; API calls get ENOBUFS. */
+static void test_pool_exhaustion(void)
+{
+	reset_engine(0);
+	static struct peer ps[NCONN + 1];
+	int lh = vsock_listen(800, VSOCK_STREAM);
+	for (int i = 0; i < NCONN - 1; i++) {
+		peer_init(&ps[i], 6000 + (uint32_t)i, 800, ST);
+		p_pkt(&ps[i], VSOCK_OP_REQUEST, 0, NULL, 0);
+	}
+	CHECK(pump() == NCONN - 1 && count_op(VSOCK_OP_RESPONSE) == NCONN - 1);
+	CHECK(stats().conns_in_use == NCONN);
+	peer_init(&ps[NCONN - 1], 7000, 800, ST);
+	p_pkt(&ps[NCONN - 1], VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 7000, 800));
+	struct vsock_stats s = stats();
+	CHECK(s.conns_refused_full == 1 && s.conns_in_use == NCONN && s.conns_peak == NCONN);
+	CHECK(vsock_connect(HOST, 1, VSOCK_STREAM) == BV_ENOBUFS);
+	CHECK(vsock_listen(801, VSOCK_STREAM) == BV_ENOBUFS);
+	/* one child goes away (peer RST before accept): room again */
+	p_pkt(&ps[0], VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(stats().conns_in_use == NCONN - 1);
+	p_pkt(&ps[NCONN - 1], VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_RESPONSE && logh[0].dst_port == 7000);
+	/* accept order is arrival order */
+	uint32_t port;
+	CHECK(vsock_accept(lh, NULL, &port) >= 0 && port == 6001);
+	CHECK(vsock_accept(lh, NULL, &port) >= 0 && port == 6002);
+	CHECK(stats().conns_refused_full == 1);
+}
+
+/* 1000 connect/close cycles each way; the pool returns to its baseline. */
+static void test_cycles(void)
+{
+	reset_engine(0);
+	vsock_engine_tick(1);
+	int lh = vsock_listen(900, VSOCK_STREAM);
+	const uint32_t base = stats().conns_in_use;
+	CHECK(base == 1);
+	uint32_t last_port = 0;
+	char b[128];
+	for (int i = 0; i < 1000; i++) {
+		/* guest as client: data both ways, close, peer RST */
+		struct peer p;
+		npeers = 0;
+		peer_init(&p, 4000, 0, ST);
+		p.check_pattern = 1;
+		int h = dial(&p, 4000);
+		CHECK(p.gport != last_port && p.gport > 1023);
+		last_port = p.gport;
+		uint64_t off = 0, got = 0;
+		CHECK(app_send_pattern(h, p.seed_in, &off, 100) == 100);
+		p_send_pattern(&p, 50, 0);
+		CHECK(app_read_check(h, p.seed_out, &got, sizeof(b)) == 50);
+		CHECK(vsock_close(h) == 0);
+		CHECK(pump() == 2 && logh[0].op == VSOCK_OP_RW && logh[1].op == VSOCK_OP_SHUTDOWN);
+		CHECK(stats().conns_in_use == base + 1);
+		p_pkt(&p, VSOCK_OP_RST, 0, NULL, 0);
+		CHECK(stats().conns_in_use == base);
+		CHECK(nothing_pending());
+
+		/* guest as server: peer sends and closes first */
+		struct peer q;
+		npeers = 0;
+		peer_init(&q, 6000 + (uint32_t)i, 900, ST);
+		h = serve(&q, lh);
+		p_send_pattern(&q, 20, 0);
+		p_pkt(&q, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, NULL, 0);
+		CHECK(nothing_pending());         /* unread data: no RST yet */
+		CHECK(vsock_events(h) & VSOCK_EV_HUP);
+		got = 0;
+		CHECK(app_read_check(h, q.seed_out, &got, sizeof(b)) == 20);
+		CHECK(pump() == 1 && is_rst_to(&logh[0], q.hport, 900));
+		CHECK(vsock_recv(h, b, sizeof(b)) == 0);
+		CHECK(vsock_send(h, "x", 1) == BV_EPIPE);
+		CHECK(vsock_error(h) == 0);
+		CHECK(vsock_close(h) == 0);
+		CHECK(nothing_pending());
+		CHECK(stats().conns_in_use == base);
+	}
+	for (int i = 0; i < 300; i++) {
+		npeers = 0;
+		/* close before the REQUEST went out: nothing on the wire */
+		int h = vsock_connect(HOST, 4100, VSOCK_STREAM);
+		CHECK(vsock_close(h) == 0);
+		CHECK(nothing_pending());
+		/* close while connecting: RST */
+		h = vsock_connect(HOST, 4100, VSOCK_STREAM);
+		pump();
+		uint32_t gp = logh[0].src_port;
+		CHECK(vsock_close(h) == 0);
+		CHECK(pump() == 1 && is_rst_to(&logh[0], 4100, gp));
+		/* close with a silent peer: timeout, RST */
+		struct peer p;
+		npeers = 0;
+		peer_init(&p, 4200, 0, ST);
+		h = dial(&p, 4200);
+		CHECK(vsock_close(h) == 0);
+		CHECK(pump() == 1 && logh[0].op == VSOCK_OP_SHUTDOWN);
+		vsock_engine_tick(vsock_engine_now_ms() + BV_VSOCK_CLOSE_TIMEOUT_MS);
+		CHECK(pump() == 1 && is_rst_to(&logh[0], 4200, p.gport));
+		CHECK(stats().conns_in_use == base);
+	}
+	struct vsock_stats s = stats();
+	CHECK(s.conns_in_use == base && s.conns_peak == 2);
+}
+
+/* Half-close in each direction, and the Linux close handshake. */
+static void test_half_close(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(1100, VSOCK_STREAM);
+	char b[64];
+
+	/* guest shuts down SEND after queued data; still receives */
+	struct peer p;
+	peer_init(&p, 6100, 1100, ST);
+	p.check_pattern = 1;
+	int h = serve(&p, lh);
+	uint64_t off = 0;
+	CHECK(app_send_pattern(h, p.seed_in, &off, 5000) == 5000);
+	CHECK(vsock_shutdown(h, VSOCK_SHUTDOWN_SEND) == 0);
+	CHECK(vsock_send(h, "x", 1) == BV_EPIPE);
+	CHECK(!(vsock_events(h) & VSOCK_EV_WRITABLE));
+	pump();
+	CHECK(nlog == 3 && logh[2].op == VSOCK_OP_SHUTDOWN && logh[2].flags == VSOCK_SHUTDOWN_SEND);
+	CHECK(p.rx_cnt == 5000);
+	p_pkt(&p, VSOCK_OP_RW, 0, "reply", 5);
+	CHECK(vsock_recv(h, b, sizeof(b)) == 5);
+	p_pkt(&p, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, NULL, 0);
+	CHECK(vsock_recv(h, b, sizeof(b)) == 0);
+	CHECK(nothing_pending());             /* neither side shut both: no RST */
+	CHECK(vsock_close(h) == 0);
+	CHECK(pump() == 1 && logh[0].op == VSOCK_OP_SHUTDOWN && logh[0].flags == VSOCK_SHUTDOWN_BOTH);
+	p_pkt(&p, VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(stats().conns_in_use == 1);
+
+	/* peer SHUTDOWN(3) while we still have data for it: data, then RST */
+	struct peer q;
+	peer_init(&q, 6101, 1100, ST);
+	q.check_pattern = 1;
+	q.buf_alloc = 2000;
+	h = serve(&q, lh);
+	off = 0;
+	CHECK(app_send_pattern(h, q.seed_in, &off, 3000) == 3000);
+	p_pkt(&q, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, NULL, 0);
+	CHECK(vsock_send(h, "x", 1) == BV_EPIPE);
+	pump();
+	CHECK(q.rx_cnt == 2000 && count_op(VSOCK_OP_RST) == 0);
+	q.fwd_cnt = 2000;
+	p_pkt(&q, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	pump();
+	CHECK(q.rx_cnt == 3000 && nlog == 2 && is_rst_to(&logh[1], 6101, 1100));
+	CHECK(vsock_recv(h, b, sizeof(b)) == 0 && vsock_error(h) == 0);
+	CHECK(vsock_close(h) == 0 && nothing_pending());
+
+	/* guest shuts down RCV: announced at once, data dropped, credit flows */
+	struct peer r;
+	peer_init(&r, 6102, 1100, ST);
+	h = serve(&r, lh);
+	CHECK(vsock_send(h, "queued", 6) == 6);
+	r.buf_alloc = 0;
+	p_pkt(&r, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);   /* keep "queued" stuck */
+	p_pkt(&r, VSOCK_OP_RW, 0, "unread", 6);
+	CHECK(vsock_shutdown(h, VSOCK_SHUTDOWN_RCV) == 0);
+	CHECK(vsock_recv(h, b, sizeof(b)) == 0);
+	pump();
+	CHECK(logh[0].op == VSOCK_OP_SHUTDOWN && logh[0].flags == VSOCK_SHUTDOWN_RCV);
+	CHECK(logh[0].fwd_cnt == 6);
+	uint32_t before = r.g_fwd_cnt;
+	for (int i = 0; i < 10; i++) {
+		/* discarded, and credited back without the app reading */
+		CHECK(p_credit(&r) >= 4096);
+		p_send_pattern(&r, 4096, 0);
+		pump();
+		CHECK(vsock_error(h) == 0 && count_op(VSOCK_OP_RST) == 0);
+	}
+	CHECK(r.g_fwd_cnt - before == 40960);
+	CHECK(vsock_shutdown(h, VSOCK_SHUTDOWN_SEND) == 0);
+	CHECK(nothing_pending());             /* SEND waits behind "queued" */
+	r.buf_alloc = 100;
+	p_pkt(&r, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	pump();
+	CHECK(nlog == 2 && logh[0].op == VSOCK_OP_RW && logh[1].op == VSOCK_OP_SHUTDOWN &&
+	      logh[1].flags == VSOCK_SHUTDOWN_BOTH);
+	/* we shut both: the peer's RST is the orderly end */
+	p_pkt(&r, VSOCK_OP_RST, 0, NULL, 0);
+	CHECK(vsock_error(h) == 0 && vsock_recv(h, b, sizeof(b)) == 0);
+	CHECK(vsock_send(h, "x", 1) == BV_EPIPE);
+	CHECK(vsock_events(h) == (VSOCK_EV_READABLE | VSOCK_EV_HUP | VSOCK_EV_CONNECTED));
+	CHECK(vsock_close(h) == 0);
+
+	/* close after the peer shut both ways: RST right away */
+	struct peer t;
+	peer_init(&t, 6103, 1100, ST);
+	h = serve(&t, lh);
+	p_pkt(&t, VSOCK_OP_RW, 0, "abc", 3);
+	p_pkt(&t, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, NULL, 0);
+	CHECK(nothing_pending());
+	CHECK(vsock_close(h) == 0);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 6103, 1100));
+	CHECK(stats().conns_in_use == 1);
+	CHECK(vsock_shutdown(lh, VSOCK_SHUTDOWN_BOTH) == BV_ENOTCONN);
+}
+
+/* SEQPACKET: only when offered; boundaries, EOM, truncation, EMSGSIZE. */
+static void test_seqpacket(void)
+{
+	reset_engine(0);
+	CHECK(vsock_listen(1200, VSOCK_SEQPACKET) == BV_ENOTSUP);
+	CHECK(vsock_connect(HOST, 1200, VSOCK_SEQPACKET) == BV_ENOTSUP);
+	int sl = vsock_listen(1200, VSOCK_STREAM);
+	struct peer x;
+	peer_init(&x, 6200, 1200, SP);
+	p_pkt(&x, VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 6200, 1200));
+	CHECK(vsock_accept(sl, NULL, NULL) == BV_EAGAIN);
+
+	reset_engine(1);
+	int lh = vsock_listen(1200, VSOCK_SEQPACKET);
+	CHECK(lh >= 0);
+	struct peer p;
+	peer_init(&p, 6201, 1200, SP);
+	p.buf_alloc = 10000;
+	int h = serve(&p, lh);
+	char b[64];
+	/* receive: "hello" in two packets, then "world!" */
+	p_pkt(&p, VSOCK_OP_RW, 0, "hel", 3);
+	CHECK(!(vsock_events(h) & VSOCK_EV_READABLE));
+	CHECK(vsock_recv(h, b, sizeof(b)) == BV_EAGAIN);
+	p_pkt(&p, VSOCK_OP_RW, VSOCK_SEQ_EOM, "lo", 2);
+	p_pkt(&p, VSOCK_OP_RW, VSOCK_SEQ_EOM | VSOCK_SEQ_EOR, "world!", 6);
+	p_pkt(&p, VSOCK_OP_RW, 0, "par", 3);
+	p_pkt(&p, VSOCK_OP_RW, VSOCK_SEQ_EOM, NULL, 0);    /* empty EOM ends "par" */
+	p_pkt(&p, VSOCK_OP_RW, VSOCK_SEQ_EOM, NULL, 0);    /* nothing to end: ignored */
+	CHECK(vsock_events(h) & VSOCK_EV_READABLE);
+	CHECK(vsock_recv(h, b, 3) == 3 && memcmp(b, "hel", 3) == 0);       /* truncated */
+	CHECK(vsock_recv(h, b, sizeof(b)) == 6 && memcmp(b, "world!", 6) == 0);
+	CHECK(vsock_recv(h, b, sizeof(b)) == 3 && memcmp(b, "par", 3) == 0);
+	CHECK(vsock_recv(h, b, sizeof(b)) == BV_EAGAIN);
+	/* many one-byte messages: as many as the credit allows */
+	CHECK(nothing_pending());
+	uint32_t room = p_credit(&p);
+	CHECK(room == RXBUF - 14);
+	for (uint32_t i = 0; i < room; i++)
+		p_pkt(&p, VSOCK_OP_RW, VSOCK_SEQ_EOM, "m", 1);
+	uint32_t msgs = 0;
+	while (vsock_recv(h, b, sizeof(b)) == 1)
+		msgs++;
+	CHECK(msgs == room);
+	pump();
+	CHECK(nlog == 1 && logh[0].op == VSOCK_OP_CREDIT_UPDATE && p_credit(&p) == RXBUF);
+	CHECK(vsock_error(h) == 0);
+
+	/* send: messages never share a packet; EOM on the last one */
+	p.check_pattern = 1;
+	p.auto_consume = 1;
+	uint64_t off = 0;
+	for (int i = 0; i < 3; i++)
+		CHECK(app_send_pattern(h, p.seed_in, &off, 3000) == 3000);
+	pump_cap(1024);
+	CHECK(nlog == 9);
+	for (int i = 0; i < 9; i++) {
+		CHECK(logh[i].op == VSOCK_OP_RW);
+		CHECK(logh[i].len == (i % 3 == 2 ? 952u : 1024u));
+		CHECK(logh[i].flags == (i % 3 == 2 ? VSOCK_SEQ_EOM : 0u));
+	}
+	static uint8_t big[TXBUF + 1];
+	CHECK(vsock_send(h, big, TXBUF + 1) == BV_EMSGSIZE);
+	CHECK(vsock_send(h, big, 10001) == BV_EMSGSIZE);   /* > peer's buf_alloc */
+	p.buf_alloc = 1 << 20;
+	p_pkt(&p, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+	/* no pump in between: the send ring fills up */
+	CHECK(vsock_send(h, big, TXBUF - 100) == (int)(TXBUF - 100));
+	CHECK(vsock_send(h, big, 200) == BV_EAGAIN);        /* whole message or nothing */
+	CHECK(vsock_send(h, big, 100) == 100);
+	CHECK(vsock_send(h, big, 1) == BV_EAGAIN);
+	p.check_pattern = 0;
+	pump();
+	int eoms = 0;
+	for (int i = 0; i < nlog; i++)
+		eoms += logh[i].op == VSOCK_OP_RW && (logh[i].flags & VSOCK_SEQ_EOM);
+	CHECK(eoms == 2 && logh[nlog - 1].len == 100);
+
+	/* a guest-side seqpacket connect */
+	struct peer c;
+	peer_init(&c, 6300, 0, SP);
+	int hc = dial(&c, 6300);
+	CHECK(vsock_send(hc, "one", 3) == 3);
+	CHECK(vsock_send(hc, "two", 3) == 3);
+	pump();
+	CHECK(nlog == 2 && logh[0].flags == VSOCK_SEQ_EOM && logh[1].flags == VSOCK_SEQ_EOM);
+	CHECK(logh[0].type == SP);
+	/* EOF with a partial message: the fragment is not a message */
+	p_pkt(&c, VSOCK_OP_RW, 0, "frag", 4);
+	p_pkt(&c, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, NULL, 0);
+	CHECK(vsock_recv(hc, b, sizeof(b)) == 0);
+}
+
+/* Connect timeout: timers start at the first tick; no RST is sent. */
+static void test_connect_timeout(void)
+{
+	reset_engine(0);
+	int h = vsock_connect(HOST, 1300, VSOCK_STREAM);
+	CHECK(pump() == 1);
+	uint32_t gport = logh[0].src_port;
+	CHECK(vsock_engine_now_ms() == 0);
+	vsock_engine_tick(1000000);           /* the first tick starts the timer */
+	CHECK(vsock_engine_now_ms() == 1000000);
+	CHECK(vsock_error(h) == 0);
+	vsock_engine_tick(1000000 + BV_VSOCK_CONNECT_TIMEOUT_MS - 1);
+	CHECK(vsock_error(h) == 0);
+	vsock_engine_tick(1000000 + BV_VSOCK_CONNECT_TIMEOUT_MS);
+	CHECK(vsock_error(h) == BV_ETIMEDOUT);
+	CHECK(vsock_events(h) == (VSOCK_EV_READABLE | VSOCK_EV_HUP | VSOCK_EV_ERROR));
+	CHECK(nothing_pending());
+	struct peer p;
+	peer_init(&p, 1300, gport, ST);
+	p_pkt(&p, VSOCK_OP_RESPONSE, 0, NULL, 0);   /* too late */
+	CHECK(pump() == 1 && is_rst_to(&logh[0], 1300, gport));
+	CHECK(vsock_close(h) == 0 && stats().conns_in_use == 0);
+
+	/* armed after the clock runs: relative to now */
+	h = vsock_connect(HOST, 1301, VSOCK_STREAM);
+	vsock_engine_tick(2000000 + BV_VSOCK_CONNECT_TIMEOUT_MS - 1);
+	CHECK(vsock_error(h) == BV_ETIMEDOUT);      /* deadline was 1000000+T+T */
+	h = vsock_connect(HOST, 1302, VSOCK_STREAM);
+	vsock_engine_tick(2000000 + 2 * BV_VSOCK_CONNECT_TIMEOUT_MS - 2);
+	CHECK(vsock_error(h) == 0);
+	vsock_engine_tick(2000000 + 2 * BV_VSOCK_CONNECT_TIMEOUT_MS - 1);
+	CHECK(vsock_error(h) == BV_ETIMEDOUT);
+}
+
+/* Listener close resets waiting children; accepted ones live on; ports. */
+static void test_listener_close_and_ports(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(1400, VSOCK_STREAM);
+	CHECK(vsock_listen(1400, VSOCK_STREAM) == BV_EADDRINUSE);
+	struct peer a, b, c;
+	peer_init(&a, 6400, 1400, ST);
+	peer_init(&b, 6401, 1400, ST);
+	peer_init(&c, 6402, 1400, ST);
+	int ha = serve(&a, lh);
+	p_pkt(&b, VSOCK_OP_REQUEST, 0, NULL, 0);
+	p_pkt(&c, VSOCK_OP_REQUEST, 0, NULL, 0);
+	pump();
+	CHECK(stats().conns_in_use == 4);
+	CHECK(vsock_close(lh) == 0);
+	CHECK(stats().conns_in_use == 1);
+	pump();
+	CHECK(nlog == 2 && is_rst_to(&logh[0], 6401, 1400) && is_rst_to(&logh[1], 6402, 1400));
+	CHECK(vsock_error(ha) == 0);
+	p_pkt(&a, VSOCK_OP_RW, 0, "still", 5);
+	char buf[8];
+	CHECK(vsock_recv(ha, buf, sizeof(buf)) == 5);
+	/* the port is free again, even with the accepted child on it */
+	lh = vsock_listen(1400, VSOCK_STREAM);
+	CHECK(lh >= 0);
+	/* a port an outgoing connection uses cannot be listened on */
+	struct peer d;
+	peer_init(&d, 6500, 0, ST);
+	int hd = dial(&d, 6500);
+	CHECK(vsock_listen(d.gport, VSOCK_STREAM) == BV_EADDRINUSE);
+	/* ephemeral ports are distinct while alive */
+	int hs[10];
+	uint32_t ports[10];
+	for (int i = 0; i < 10; i++) {
+		hs[i] = vsock_connect(HOST, 6500, VSOCK_STREAM);
+		CHECK(hs[i] >= 0);
+		pump();
+		ports[i] = logh[0].src_port;
+		CHECK(ports[i] > 1023 && ports[i] != d.gport && ports[i] != 1400);
+		for (int j = 0; j < i; j++)
+			CHECK(ports[j] != ports[i]);
+	}
+	(void)hd;
+}
+
+/* Misuse of the API. */
+static void test_api_errors(void)
+{
+	reset_engine(0);
+	char b[4];
+	CHECK(vsock_send(-1, b, 1) == BV_EBADF);
+	CHECK(vsock_recv(NCONN, b, 1) == BV_EBADF);
+	CHECK(vsock_close(0) == BV_EBADF);
+	CHECK(vsock_events(5) == BV_EBADF);
+	CHECK(vsock_error(5) == BV_EBADF);
+	CHECK(vsock_accept(0, NULL, NULL) == BV_EBADF);
+	CHECK(vsock_shutdown(0, VSOCK_SHUTDOWN_BOTH) == BV_EBADF);
+	CHECK(vsock_listen(1, 0) == BV_EINVAL);
+	CHECK(vsock_listen(1, 3) == BV_EINVAL);
+	CHECK(vsock_listen(VSOCK_PORT_ANY, VSOCK_STREAM) == BV_EINVAL);
+	CHECK(vsock_connect(VSOCK_CID_ANY, 1, VSOCK_STREAM) == BV_EINVAL);
+	CHECK(vsock_connect(3, 1, VSOCK_STREAM) == BV_EINVAL);   /* ourselves */
+	CHECK(vsock_connect(HOST, VSOCK_PORT_ANY, VSOCK_STREAM) == BV_EINVAL);
+	CHECK(vsock_connect(HOST, 1, 7) == BV_EINVAL);
+	int lh = vsock_listen(1500, VSOCK_STREAM);
+	CHECK(vsock_send(lh, b, 1) == BV_ENOTCONN);
+	CHECK(vsock_recv(lh, b, 1) == BV_ENOTCONN);
+	CHECK(vsock_error(lh) == 0);
+	struct peer p;
+	peer_init(&p, 6600, 1500, ST);
+	int h = serve(&p, lh);
+	CHECK(vsock_accept(h, NULL, NULL) == BV_EINVAL);
+	CHECK(vsock_shutdown(h, 0) == BV_EINVAL);
+	CHECK(vsock_shutdown(h, 4) == BV_EINVAL);
+	CHECK(vsock_send(h, NULL, 1) == BV_EINVAL);
+	CHECK(vsock_send(h, NULL, 0) == 0);
+	CHECK(vsock_recv(h, NULL, 1) == BV_EINVAL);
+	CHECK(vsock_local_cid() == 3);
+	CHECK(stats().conns_in_use == 2);
+	CHECK(vsock_close(h) == 0 && vsock_close(lh) == 0);
+	CHECK(vsock_close(lh) == BV_EBADF);
+	struct vsock_hdr hh;
+	CHECK(vsock_engine_next_tx(NULL, NULL, 0) == BV_EINVAL);
+	/* a control packet needs no payload room */
+	CHECK(vsock_engine_next_tx(&hh, NULL, 0) == 0 && hh.op == VSOCK_OP_SHUTDOWN);
+}
+
+/* Two busy connections share the TX path in turns. */
+static void test_round_robin(void)
+{
+	reset_engine(0);
+	int lh = vsock_listen(1600, VSOCK_STREAM);
+	struct peer a, b;
+	peer_init(&a, 6700, 1600, ST);
+	peer_init(&b, 6701, 1600, ST);
+	a.auto_consume = b.auto_consume = 1;
+	int ha = serve(&a, lh), hb = serve(&b, lh);
+	static uint8_t d[8192];
+	CHECK(vsock_send(ha, d, sizeof(d)) == 8192);
+	CHECK(vsock_send(hb, d, sizeof(d)) == 8192);
+	pump_cap(1024);
+	CHECK(nlog == 16);
+	for (int i = 1; i < nlog; i++)
+		CHECK(logh[i].src_port == 1600 && logh[i].dst_port != logh[i - 1].dst_port);
+	CHECK(a.rx_cnt == 8192 && b.rx_cnt == 8192);
+}
+
+int main(void)
+{
+	test_malformed();
+	test_unknown_flow();
+	test_listen_ops();
+	test_connecting_ops();
+	test_established_ops();
+	test_closing_ops();
+	test_rst_storm();
+	test_credit_request_storm();
+	test_receive_only();
+	test_send_only();
+	test_counter_wrap();
+	test_overrun();
+	test_transport_reset();
+	test_pool_exhaustion();
+	test_cycles();
+	test_half_close();
+	test_seqpacket();
+	test_connect_timeout();
+	test_listener_close_and_ports();
+	test_api_errors();
+	test_round_robin();
+	if (failures) {
+		printf("test_vsock_engine: %d of %lu checks FAILED\n", failures, checks);
+		return 1;
+	}
+	printf("test_vsock_engine: all %lu checks passed (21 tests)\n", checks);
+	return 0;
+}

@@ -53,7 +53,9 @@ int vsock_connect(uint32_t cid, uint32_t port, int type);
 int vsock_send(int h, const void *buf, uint32_t len);
 
 /* Read received data. STREAM: up to len bytes. SEQPACKET: one whole message
- * per call, truncated to len (the rest of it is discarded). Returns bytes read,
+ * per call, truncated to len (the rest of it is discarded); a message is
+ * delivered only once complete, so it must fit BV_VSOCK_RXBUF_SIZE (the
+ * buf_alloc we advertise; Linux senders refuse larger ones). Returns bytes read,
  * 0 at end of stream (peer shut down its send side, or an orderly close, and
  * everything was read; also after our own shutdown(RCV)), BV_EAGAIN if nothing
  * is there yet, or the errors of vsock_send(). Reading returns credit to the

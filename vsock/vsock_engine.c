@@ -99,6 +99,8 @@ static int idx(const struct conn *c) { return (int)(c - conns); }
 
 static void ring_write(uint8_t *ring, uint32_t size, uint32_t pos, const uint8_t *src, uint32_t n)
 {
+	if (n == 0)
+		return;
 	uint32_t first = min32(n, size - pos);
 	memcpy(ring + pos, src, first);
 	if (n > first)
@@ -107,6 +109,8 @@ static void ring_write(uint8_t *ring, uint32_t size, uint32_t pos, const uint8_t
 
 static void ring_read(const uint8_t *ring, uint32_t size, uint32_t pos, uint8_t *dst, uint32_t n)
 {
+	if (n == 0)
+		return;
 	uint32_t first = min32(n, size - pos);
 	memcpy(dst, ring + pos, first);
 	if (n > first)
@@ -246,9 +250,11 @@ static void conn_end(struct conn *c, int err, int send_rst)
 	}
 }
 
-/* After the app consumed data: volunteer a CREDIT_UPDATE when enough was
- * freed, or when the peer's view of our free space is getting small (then any
- * progress is worth telling, or a peer at zero credit would wait forever). */
+/* After the app consumed data: volunteer a CREDIT_UPDATE once a quarter of
+ * the buffer was freed since our last advertisement, or when the app has
+ * drained everything while the peer believes we are nearly full. No stall:
+ * a peer at zero credit sees RXBUF unread bytes here, and reading them all
+ * passes the first test. Tiny reads do not each cost a packet. */
 static void maybe_credit_update(struct conn *c)
 {
 	if (c->state != C_ESTABLISHED || (c->peer_shut & VSOCK_SHUTDOWN_SEND))
@@ -258,7 +264,7 @@ static void maybe_credit_update(struct conn *c)
 		return;
 	uint32_t peer_view_used = c->rx_cnt - c->last_fwd_sent;
 	uint32_t peer_view_free = peer_view_used >= RXBUF ? 0 : RXBUF - peer_view_used;
-	if (consumed >= RXBUF / 4 || peer_view_free < BV_VSOCK_RX_PKT_SIZE)
+	if (consumed >= RXBUF / 4 || (peer_view_free < BV_VSOCK_RX_PKT_SIZE && c->rx_used == 0))
 		c->ctl |= CTL_CREDIT_UPDATE;
 }
 
@@ -277,8 +283,10 @@ static uint32_t shutdown_due(const struct conn *c)
 	if (c->state != C_ESTABLISHED && c->state != C_CLOSING)
 		return 0;
 	uint32_t want = c->shut_local;
+	/* SEND goes after the pending data; a close announces both at once
+	 * after the data (as Linux does), an explicit shutdown(RCV) goes now */
 	if (c->tx_used)
-		want &= ~VSOCK_SHUTDOWN_SEND;   /* SEND goes after the pending data */
+		want &= c->state == C_CLOSING ? 0u : ~VSOCK_SHUTDOWN_SEND;
 	return (want & ~c->shut_sent) ? (want | c->shut_sent) : 0;
 }
 

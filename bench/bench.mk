@@ -5,7 +5,8 @@
 #   make bench BENCH_QUICK=1   the same as bench-quick
 #   BENCH_ARGS="--runs 7"      extra arguments for bench/run.py (see --help)
 BENCH_HELPER := build/bench/bvbench
-BENCH_DEPS := all-arches $(HOSTBUILD)/bv-vhost-vsock-fast $(BENCH_HELPER)
+BENCH_PINGPONG := build/bench/bv-pingpong
+BENCH_DEPS := all-arches $(HOSTBUILD)/bv-vhost-vsock-fast $(BENCH_HELPER) $(BENCH_PINGPONG)
 BENCH_ARGS ?=
 
 # The Linux guest's echo/sink/source server: static, it is PID 1 of the
@@ -13,6 +14,11 @@ BENCH_ARGS ?=
 $(BENCH_HELPER): bench/linux/bvbench.c
 	@mkdir -p $(dir $@)
 	$(HOST_CC) -static -O2 $(WARN) -o $@ $<
+
+# The host-side latency client (bench/run.py hands it the connection).
+$(BENCH_PINGPONG): bench/pingpong.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) -O2 $(WARN) -o $@ $<
 
 .PHONY: bench bench-quick
 bench: $(BENCH_DEPS)

@@ -39,6 +39,8 @@ import linuxguest  # noqa: E402
 
 BUILD = os.path.join(ROOT, "build")
 FAST_BACKEND = os.path.join(BUILD, "host", "bv-vhost-vsock-fast")
+PINGPONG_SRC = os.path.join(HERE, "pingpong.c")
+PINGPONG = os.path.join(BUILD, "bench", "bv-pingpong")
 ECHO_PORT, SINK_PORT, SOURCE_PORT = 1234, 1235, 1236
 MiB = 1 << 20
 GiB = 1 << 30
@@ -189,10 +191,17 @@ class Session:
         self.guest_errors = []
 
     def cpu(self):
-        """Backend CPU seconds so far (user + sys)."""
-        with open(f"/proc/{self.backend.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """Backend CPU seconds so far (user + sys): the scheduler's
+        nanosecond run time where the kernel has schedstats, else the 10 ms
+        utime + stime ticks of /proc/<pid>/stat."""
+        pid = self.backend.proc.pid
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def connect(self, port, timeout=BOOT_TIMEOUT):
         """CONNECT to a guest port, retrying while the guest boots or has
@@ -251,23 +260,17 @@ def first_echo(ss):
 
 
 def ping_pong(ss, n):
-    """p50 and p99 in µs of n 1-byte round trips on one connection."""
+    """p50 and p99 in µs of n 1-byte round trips on one connection, timed
+    by bv-pingpong (C) on the connection this process opened."""
     s = ss.connect(ECHO_PORT, timeout=30)
-    one = b"\xa5"
-    for _ in range(50):                 # warm-up: TCG translation, caches
-        s.send(one)
-        s.recv(1)
-    pc = time.perf_counter_ns
-    rtt = [0] * n
-    for i in range(n):
-        t = pc()
-        s.send(one)
-        if s.recv(1) != one:
-            raise ss.vm.fail(f"ping {i}: no echo")
-        rtt[i] = pc() - t
+    s.setblocking(True)    # a Python timeout makes the fd O_NONBLOCK; the tool wants it blocking
+    res = subprocess.run([PINGPONG, str(s.fileno()), str(n)], pass_fds=[s.fileno()],
+                         capture_output=True, text=True, timeout=OP_TIMEOUT)
     s.close()
-    rtt.sort()
-    return rtt[n // 2] / 1000, rtt[min(n - 1, (n * 99) // 100)] / 1000
+    if res.returncode != 0:
+        raise ss.vm.fail(f"bv-pingpong failed: {res.stderr.strip()}")
+    p50, p99 = (int(x) / 1000 for x in res.stdout.split())
+    return p50, p99
 
 
 def echo_throughput(ss, data):
@@ -359,6 +362,22 @@ def source_throughput(ss, want):
     return n / MiB / secs, cpu
 
 
+def unix_ping_floor(n):
+    """p50/p99 µs of bv-pingpong against a host process (bv-pingpong --echo)
+    over a Unix socketpair: the host side's own share of a round trip."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    echo = subprocess.Popen([PINGPONG, "--echo", str(b.fileno())], pass_fds=[b.fileno()])
+    b.close()
+    res = subprocess.run([PINGPONG, str(a.fileno()), str(n)], pass_fds=[a.fileno()],
+                         capture_output=True, text=True, timeout=OP_TIMEOUT)
+    a.close()
+    echo.wait(10)
+    if res.returncode != 0:
+        raise BenchError(f"bv-pingpong (floor) failed: {res.stderr.strip()}")
+    p50, p99 = (int(x) / 1000 for x in res.stdout.split())
+    return p50, p99
+
+
 def memcpy_bandwidth(arch):
     """barevsock's memcpy app under the same QEMU settings (no vsock device)."""
     vm = Vm(qemu_cmd(arch) + ["-kernel", elf(arch, "memcpy")], f"memcpy on {arch}")
@@ -401,6 +420,15 @@ def elf(arch, app):
     if not os.path.exists(p):
         raise BenchError(f"{p} is missing: run 'make all-arches' (make bench does)")
     return p
+
+
+def build_pingpong():
+    """bench.mk builds it; build here too so run.py works on its own."""
+    if os.path.exists(PINGPONG) and os.path.getmtime(PINGPONG) >= os.path.getmtime(PINGPONG_SRC):
+        return
+    os.makedirs(os.path.dirname(PINGPONG), exist_ok=True)
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", PINGPONG, PINGPONG_SRC],
+                   check=True)
 
 
 def cpu_per_gib(cpu, nbytes):
@@ -606,6 +634,10 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
         fl = el["median"] / st["median"] if el and st else None
         L.append(f"| {name} | {cell(st)} | {fmt(fb)} | {fmt(fl)} |")
     L.append("")
+    fp50, fp99 = stat(refs["floor_p50"]), stat(refs["floor_p99"])
+    L.append(f"Host-only ping-pong floor: the same client against a host process echoing "
+             f"over a Unix socketpair takes p50 {cell(fp50)} µs and p99 {cell(fp99)} µs per round "
+             "trip; that much of every guest round trip above is the client itself.\n")
     L.append("## barevsock alone on every architecture\n")
     arches = [a for a in MACHINES if ("%s" % a, "barevsock") in res]
     L.append("| metric | unit | " + " | ".join(f"{ARCH_NAMES[a]} ({MACHINES[a][0][2]}, "
@@ -668,9 +700,11 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
     L.append(f"- Guest→host: an 8-byte little-endian count to port {SOURCE_PORT}; the clock "
              "stops at EOF; the bytes are checked against the pattern.")
     L.append(f"- Latency: {cfg['pings']:,} sequential 1-byte round trips on one echo connection "
-             "(after 50 warm-up trips), timed one by one with `perf_counter_ns` in Python.")
-    L.append("- Backend CPU: utime+stime of the back-end process from /proc across the transfer "
-             "(10 ms ticks), divided by the bytes that crossed it (echo counts both directions).")
+             "(after 50 warm-up trips), each timed with CLOCK_MONOTONIC by `bench/pingpong.c` "
+             "(built as build/bench/bv-pingpong) on the connection the harness opened.")
+    L.append("- Backend CPU: the back-end process's run time (user+sys) across the transfer, from "
+             "/proc/<pid>/schedstat (nanoseconds), divided by the bytes that crossed it (echo "
+             "counts both directions).")
     L.append("- barevsock boots one image per app (`echo`, `sink`, `source`), Linux serves all "
              "three ports from one boot. barevsock polls its rings, so its vCPU thread is "
              "always busy; Linux halts when idle and takes interrupts.")
@@ -752,6 +786,7 @@ def main():
     for p in [FAST_BACKEND] + [elf(a, app) for a in arches for app in ("echo", "sink", "source", "memcpy")]:
         if not os.path.exists(p):
             raise BenchError(f"{p} is missing: run 'make bench' (it builds everything first)")
+    build_pingpong()
     progress(f"{mode} run: {cfg['runs']} round(s); barevsock on {', '.join(arches)}, Linux on "
              "x86_64; everything under TCG")
     info = machine_info()
@@ -764,7 +799,7 @@ def main():
         data += os.urandom(cfg["oneway_bytes"] - len(data))
     res = {(a, "barevsock"): {} for a in arches}
     res[("x86_64", "linux")] = {}
-    refs = {"memcpy": {a: [] for a in arches}, "unix": []}
+    refs = {"memcpy": {a: [] for a in arches}, "unix": [], "floor_p50": [], "floor_p99": []}
     commands, errors = {}, []
     tmp = tempfile.mkdtemp(prefix="bvbench-")
     try:
@@ -789,9 +824,13 @@ def main():
                 refs["memcpy"][a].append(mbs)
                 commands.setdefault(f"memcpy {a}", cmd)
             refs["unix"].append(unix_loopback(cfg["loop_bytes"]))
+            p50, p99 = unix_ping_floor(cfg["pings"])
+            refs["floor_p50"].append(p50)
+            refs["floor_p99"].append(p99)
             progress(f"round {rnd + 1}/{cfg['runs']} ceilings: memcpy " +
                      ", ".join(f"{a} {refs['memcpy'][a][-1]:.1f}" for a in arches) +
-                     f" MiB/s; Unix loopback {refs['unix'][-1]:.0f} MiB/s")
+                     f" MiB/s; Unix loopback {refs['unix'][-1]:.0f} MiB/s; host-only "
+                     f"ping-pong p50 {p50:.0f} µs")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

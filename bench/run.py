@@ -189,6 +189,7 @@ class Session:
         self.cmd = qemu_cmd(arch, self.backend.vsock) + list(kernel_args)
         self.vm = Vm(self.cmd, what)
         self.guest_errors = []
+        self.closed = False
 
     def cpu(self):
         """Backend CPU seconds so far (user + sys): the scheduler's
@@ -233,6 +234,9 @@ class Session:
             time.sleep(RETRY_S)
 
     def close(self):
+        if self.closed:
+            return
+        self.closed = True
         self.vm.kill()
         self.backend.stop()
         self.guest_errors = [ln for ln in self.backend.stderr().splitlines() if "guest error" in ln]
@@ -449,8 +453,9 @@ def run_guest(tmp, arch, guest, cfg, data, pattern, commands):
         commands.setdefault("backend", ss.backend.proc.args)
         r["boot"] = first_echo(ss)
         r["p50"], r["p99"] = ping_pong(ss, cfg["pings"])
-        r["echo"], cpu = echo_throughput(ss, data)
-        r["cpu_echo"] = cpu_per_gib(cpu, 2 * len(data))    # both directions cross the backend
+        echo = data if len(data) == cfg["echo_bytes"] else data[:cfg["echo_bytes"]]
+        r["echo"], cpu = echo_throughput(ss, echo)
+        r["cpu_echo"] = cpu_per_gib(cpu, 2 * len(echo))    # both directions cross the backend
         if not linux:
             ss.close()
             errors += ss.guest_errors
@@ -466,8 +471,9 @@ def run_guest(tmp, arch, guest, cfg, data, pattern, commands):
         r["g2h"], cpu = source_throughput(ss, pattern)
         r["cpu_g2h"] = cpu_per_gib(cpu, cfg["oneway_bytes"])
     finally:
-        ss.close()
-        errors += ss.guest_errors
+        if not ss.closed:
+            ss.close()
+            errors += ss.guest_errors
     return r, errors
 
 

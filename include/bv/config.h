@@ -40,6 +40,18 @@
 #ifndef BV_VSOCK_TX_PKT_SIZE
 #define BV_VSOCK_TX_PKT_SIZE 4096
 #endif
+/* Receive buffers kept posted on the RX queue (capped by the queue size). */
+#ifndef BV_VSOCK_RX_BUFS
+#define BV_VSOCK_RX_BUFS 64
+#endif
+/* Transmit buffers: packets on the TX queue at once (capped by the queue size). */
+#ifndef BV_VSOCK_TX_BUFS
+#define BV_VSOCK_TX_BUFS 32
+#endif
+/* Most RX packets one vsock_poll() hands to the engine: bounds one call's work. */
+#ifndef BV_VSOCK_POLL_BUDGET
+#define BV_VSOCK_POLL_BUDGET 32
+#endif
 /* Milliseconds before an unanswered REQUEST gives up. */
 #ifndef BV_VSOCK_CONNECT_TIMEOUT_MS
 #define BV_VSOCK_CONNECT_TIMEOUT_MS 2000

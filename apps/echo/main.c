@@ -1,0 +1,156 @@
+/* echo: the vsock echo server. Listens on port 1234 (STREAM) and, when the
+ * device offers SEQPACKET, on 1235 (SEQPACKET, message boundaries kept);
+ * serves many connections at once, echoes every byte, and closes a
+ * connection once its peer has half-closed and everything is echoed back.
+ * One summary line per connection; a pool line whenever the stack is idle
+ * again, so tests can check nothing leaked. Never exits. */
+#include <stdio.h>
+#include <string.h>
+#include "bv/arch.h"
+#include "bv/config.h"
+#include "bv/err.h"
+#include "bv/exit.h"
+#include "vsock/vsock.h"
+#include "vsock/vsock_dev.h"
+#include "vsock/vsock_engine.h"
+
+#define ECHO_PORT       1234
+#define ECHO_SEQ_PORT   1235
+#define ECHO_BUF        8192     /* bytes held per connection between recv and send */
+#define ECHO_CONNS      BV_VSOCK_MAX_CONNS
+
+struct echo_conn {
+	int h;                       /* -1: slot free */
+	int type;
+	uint32_t peer_cid, peer_port;
+	uint64_t bytes;
+	uint32_t off, len;           /* pending bytes: buf[off .. off+len) */
+	uint8_t buf[ECHO_BUF];
+};
+
+static struct echo_conn conns[ECHO_CONNS];
+static unsigned nopen;
+
+static void echo_finish(struct echo_conn *c, const char *why)
+{
+	printf("echo: conn %d from %u:%u closed, %llu bytes echoed, %s\n", c->h,
+	       (unsigned)c->peer_cid, (unsigned)c->peer_port, (unsigned long long)c->bytes, why);
+	vsock_close(c->h);
+	c->h = -1;
+	nopen--;
+}
+
+static void echo_accept(int lh, int type)
+{
+	for (;;) {
+		struct echo_conn *c = NULL;
+		for (unsigned i = 0; i < ECHO_CONNS && !c; i++)
+			if (conns[i].h < 0)
+				c = &conns[i];
+		if (!c)
+			return;   /* table full: the rest waits in the listener's backlog */
+		int h = vsock_accept(lh, &c->peer_cid, &c->peer_port);
+		if (h < 0)
+			return;
+		c->h = h;
+		c->type = type;
+		c->bytes = 0;
+		c->off = c->len = 0;
+		nopen++;
+	}
+}
+
+/* Move one connection forward as far as it will go without waiting. */
+static int echo_serve(struct echo_conn *c)
+{
+	int moved = 0;
+
+	for (;;) {
+		if (c->len) {
+			int n = vsock_send(c->h, c->buf + c->off, c->len);
+			if (n == BV_EAGAIN)
+				return moved;
+			if (n < 0) {
+				echo_finish(c, bv_strerror(n));
+				return 1;
+			}
+			c->off += (uint32_t)n;
+			c->len -= (uint32_t)n;
+			c->bytes += (uint32_t)n;
+			moved = 1;
+			continue;
+		}
+		int n = vsock_recv(c->h, c->buf, sizeof(c->buf));
+		if (n == BV_EAGAIN)
+			return moved;
+		if (n == 0) {
+			/* Peer half-closed and all its data is echoed: our close sends
+			 * SHUTDOWN after the queued bytes. */
+			echo_finish(c, "peer done");
+			return 1;
+		}
+		if (n < 0) {
+			echo_finish(c, bv_strerror(n));
+			return 1;
+		}
+		c->off = 0;
+		c->len = (uint32_t)n;
+		moved = 1;
+	}
+}
+
+int main(void)
+{
+	int rc = vsock_dev_init();
+	if (rc < 0)
+		return BV_EXIT_FAIL;
+
+	int lh = vsock_listen(ECHO_PORT, VSOCK_STREAM);
+	if (lh < 0) {
+		printf("echo: listen on %d failed: %s\n", ECHO_PORT, bv_strerror(lh));
+		return BV_EXIT_FAIL;
+	}
+	int sh = vsock_listen(ECHO_SEQ_PORT, VSOCK_SEQPACKET);
+	if (sh < 0 && sh != BV_ENOTSUP) {
+		printf("echo: seqpacket listen on %d failed: %s\n", ECHO_SEQ_PORT, bv_strerror(sh));
+		return BV_EXIT_FAIL;
+	}
+	for (unsigned i = 0; i < ECHO_CONNS; i++)
+		conns[i].h = -1;
+
+	struct vsock_stats st;
+	vsock_engine_stats(&st);
+	const uint32_t baseline = st.conns_in_use;   /* the listeners */
+	int busy = 0;   /* something happened since the last pool line */
+	printf("echo: listening on port %d (cid %llu)%s\n", ECHO_PORT,
+	       (unsigned long long)vsock_local_cid(), sh >= 0 ? ", seqpacket on port 1235" : "");
+
+	for (;;) {
+		int work = vsock_poll();
+		if (vsock_events(lh) & VSOCK_EV_ACCEPT)
+			echo_accept(lh, VSOCK_STREAM);
+		if (sh >= 0 && (vsock_events(sh) & VSOCK_EV_ACCEPT))
+			echo_accept(sh, VSOCK_SEQPACKET);
+		for (unsigned i = 0; i < ECHO_CONNS; i++)
+			if (conns[i].h >= 0)
+				work += echo_serve(&conns[i]);
+		/* Report the pool once it is back where it started: a leak shows as
+		 * a missing line (or a number above the baseline). */
+		vsock_engine_stats(&st);
+		if (nopen || st.conns_in_use != baseline) {
+			busy = 1;
+		} else if (busy) {
+			struct vsock_dev_stats ds;
+			vsock_dev_stats(&ds);
+			printf("echo: idle, conns_in_use %u (baseline %u), peak %u, refused %u, "
+			       "rst sent %u rcvd %u, malformed %u, bad used %llu\n",
+			       (unsigned)st.conns_in_use, (unsigned)baseline, (unsigned)st.conns_peak,
+			       (unsigned)st.conns_refused_full, (unsigned)st.rst_sent,
+			       (unsigned)st.rst_rcvd, (unsigned)st.rx_dropped_malformed,
+			       (unsigned long long)ds.bad_used);
+			busy = 0;
+		}
+		if (!work)
+			arch_relax();
+	}
+}

@@ -1,0 +1,185 @@
+/* vsock device glue: the only vsock code that touches virtio. It keeps the
+ * RX and event queues stocked, hands every received packet to the engine,
+ * fills TX from the engine's pull interface and drives the engine's clock,
+ * all from vsock_poll(), which does a bounded amount of work per call.
+ * Not here: protocol rules (vsock_engine.c) or the socket API. */
+#include <stdio.h>
+#include <string.h>
+#include "bv/arch.h"
+#include "bv/config.h"
+#include "bv/err.h"
+#include "bv/time.h"
+#include "drivers/virtio.h"
+#include "vsock/vsock.h"
+#include "vsock/vsock_dev.h"
+#include "vsock/vsock_engine.h"
+
+#define VSOCK_CFG_GUEST_CID 0      /* le64 in device config space */
+#define VSOCK_EVENT_BUFS    4
+
+/* One packet buffer: header and payload contiguous, so each is one descriptor. */
+struct vsock_rxbuf {
+	struct vsock_hdr hdr;
+	uint8_t data[BV_VSOCK_RX_PKT_SIZE];
+} __attribute__((packed));
+
+struct vsock_txbuf {
+	struct vsock_hdr hdr;
+	uint8_t data[BV_VSOCK_TX_PKT_SIZE];
+} __attribute__((packed));
+
+static struct virtio_dev *vdev;
+static struct virtq rxq, txq, evq;
+static struct vsock_rxbuf rxbufs[BV_VSOCK_RX_BUFS] __attribute__((aligned(64)));
+static struct vsock_txbuf txbufs[BV_VSOCK_TX_BUFS] __attribute__((aligned(64)));
+static struct vsock_event evbufs[VSOCK_EVENT_BUFS];
+static struct vsock_txbuf *tx_free[BV_VSOCK_TX_BUFS];
+static unsigned tx_nfree;
+static struct vsock_dev_stats dstats;
+
+static int post_rx(struct vsock_rxbuf *b)
+{
+	struct virtq_seg s = virtq_seg(b, sizeof(*b));
+	return virtq_add(&rxq, &s, 0, 1, b);
+}
+
+static int post_event(struct vsock_event *e)
+{
+	struct virtq_seg s = virtq_seg(e, sizeof(*e));
+	return virtq_add(&evq, &s, 0, 1, e);
+}
+
+static uint64_t read_cid(void)
+{
+	return virtio_cfg_read64(vdev, VSOCK_CFG_GUEST_CID);
+}
+
+int vsock_dev_init(void)
+{
+	struct virtq *qs[3] = { &rxq, &txq, &evq };   /* VSOCK_VQ_RX, _TX, _EVENT */
+	int rc = virtio_probe(VIRTIO_ID_VSOCK, 0, &vdev);
+
+	if (rc < 0) {
+		printf("vsock: no virtio-vsock device found (looked on pci and virtio-mmio)\n");
+		vdev = NULL;
+		return rc;
+	}
+	rc = virtio_init(vdev, 1ull << VSOCK_F_SEQPACKET, 0, qs, 3);
+	if (rc < 0) {
+		printf("vsock: device init failed: %s\n", bv_strerror(rc));
+		vdev = NULL;
+		return rc;
+	}
+	int seqpacket = (vdev->features >> VSOCK_F_SEQPACKET) & 1;
+	uint64_t cid = read_cid();
+	vsock_engine_init(cid, seqpacket);
+
+	/* The device can only deliver into buffers we have posted, and only
+	 * looks after a kick. */
+	for (unsigned i = 0; i < BV_VSOCK_RX_BUFS && virtq_num_free(&rxq); i++)
+		if (post_rx(&rxbufs[i]) < 0)
+			break;
+	for (unsigned i = 0; i < VSOCK_EVENT_BUFS && virtq_num_free(&evq); i++)
+		if (post_event(&evbufs[i]) < 0)
+			break;
+	virtq_kick(&rxq);
+	virtq_kick(&evq);
+	tx_nfree = 0;
+	for (unsigned i = 0; i < BV_VSOCK_TX_BUFS && i < txq.size; i++)
+		tx_free[tx_nfree++] = &txbufs[i];
+
+	printf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s\n",
+	       (unsigned long long)cid, virtio_transport_name(vdev->transport), vdev->where,
+	       rxq.size, txq.size, evq.size, seqpacket ? "on" : "off");
+	return BV_OK;
+}
+
+/* Received packets: the engine copies what it keeps, so each buffer goes
+ * straight back on the ring. */
+static int poll_rx(void)
+{
+	void *tok;
+	uint32_t len;
+	int n = 0;
+
+	while (n < BV_VSOCK_POLL_BUDGET && virtq_pop_used(&rxq, &tok, &len)) {
+		struct vsock_rxbuf *b = tok;
+		n++;
+		dstats.rx_bufs++;
+		if (len < VSOCK_HDR_SIZE)
+			dstats.rx_short++;
+		else
+			vsock_engine_input(&b->hdr, b->data, len - VSOCK_HDR_SIZE);
+		post_rx(b);   /* cannot fail: it just came off this ring */
+	}
+	if (n)
+		virtq_kick(&rxq);
+	return n;
+}
+
+static int poll_events(void)
+{
+	void *tok;
+	uint32_t len;
+	int n = 0;
+
+	while (virtq_pop_used(&evq, &tok, &len)) {
+		struct vsock_event *e = tok;
+		n++;
+		dstats.events++;
+		if (len >= sizeof(*e) && vsock_le32(e->id) == VSOCK_EVENT_TRANSPORT_RESET) {
+			/* After migration the CID may have changed: read it again. */
+			dstats.transport_resets++;
+			vsock_engine_transport_reset(read_cid());
+		}
+		post_event(e);
+	}
+	if (n)
+		virtq_kick(&evq);
+	return n;
+}
+
+static int poll_tx(void)
+{
+	void *tok;
+	uint32_t len;
+	int reaped = 0, sent = 0;
+
+	while (virtq_pop_used(&txq, &tok, &len)) {
+		tx_free[tx_nfree++] = tok;
+		dstats.tx_bufs++;
+		reaped++;
+	}
+	while (tx_nfree && virtq_num_free(&txq)) {
+		struct vsock_txbuf *b = tx_free[tx_nfree - 1];
+		int n = vsock_engine_next_tx(&b->hdr, b->data, sizeof(b->data));
+		if (n < 0)
+			break;
+		struct virtq_seg s = virtq_seg(b, VSOCK_HDR_SIZE + (uint32_t)n);
+		if (virtq_add(&txq, &s, 1, 0, b) < 0)
+			break;   /* not reached: one descriptor and num_free > 0 */
+		tx_nfree--;
+		sent++;
+	}
+	if (sent)
+		virtq_kick(&txq);
+	return reaped + sent;
+}
+
+int vsock_poll(void)
+{
+	if (!vdev)
+		return BV_ENODEV;
+	int work = poll_rx() + poll_events();
+	vsock_engine_tick(bv_now_ms());
+	return work + poll_tx();
+}
+
+void vsock_dev_stats(struct vsock_dev_stats *out)
+{
+	*out = dstats;
+	out->bad_used = 0;
+	const struct virtq *qs[3] = { &rxq, &txq, &evq };
+	for (int i = 0; i < 3; i++)
+		out->bad_used += qs[i]->stats.bad_id + qs[i]->stats.not_in_flight + qs[i]->stats.bad_len;
+}

@@ -1,0 +1,24 @@
+/* The vsock device glue: finds virtio device 19 on any transport, owns its
+ * three queues and feeds the protocol engine (vsock_engine.h). Apps call
+ * vsock_dev_init() once, then vsock_poll() (declared in vsock.h) in their
+ * loop. Non-goals: more than one vsock device, interrupts. */
+#ifndef BV_VSOCK_DEV_H
+#define BV_VSOCK_DEV_H
+
+#include <stdint.h>
+
+/* Probe, negotiate (VERSION_1, SEQPACKET if offered), set up RX/TX/event
+ * queues, stock RX and event buffers, start the engine with the device's CID.
+ * Prints one line saying what it found. BV_OK, BV_ENODEV or the init error. */
+int vsock_dev_init(void);
+
+/* What the glue itself saw; the engine keeps its own counters. */
+struct vsock_dev_stats {
+	uint64_t rx_bufs, tx_bufs, events;   /* completions reaped per queue */
+	uint64_t rx_short;                   /* used length below a header: dropped */
+	uint64_t transport_resets;
+	uint64_t bad_used;                   /* forged used entries the virtqueues dropped */
+};
+void vsock_dev_stats(struct vsock_dev_stats *out);
+
+#endif

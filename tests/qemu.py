@@ -2,7 +2,7 @@
 how they exited. Every run has a timeout; the console log is kept for the
 failure message. Shared by every test module and by tests/run_main.py."""
 import os
-import selectors
+import threading
 import subprocess
 import time
 
@@ -73,8 +73,10 @@ def decode_status(target, rc):
 
 
 class Guest:
-    """A running QEMU. Reads the console without blocking so a test can wait
-    for a line while the guest keeps running."""
+    """A running QEMU. A reader thread drains the console all the time: a
+    guest whose serial output nobody reads would stall once the pipe fills
+    (QEMU's UART then reports "busy" forever), and a test would blame the
+    guest. wait_for/_pump let a test wait for a line while the guest runs."""
 
     def __init__(self, target, elf, extra=(), log_path=None, **kw):
         self.target = target
@@ -82,30 +84,41 @@ class Guest:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        os.set_blocking(self.proc.stdout.fileno(), False)
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
         self.out = bytearray()
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read_console, daemon=True)
+        self._reader.start()
         self.log_path = log_path
         self.status = None
         self.rc = None
         self.seconds = None
 
+    def _read_console(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            with self._cond:
+                if not chunk:
+                    self._eof = True
+                else:
+                    self.out += chunk
+                self._cond.notify_all()
+            if not chunk:
+                return
+
     @property
     def text(self):
-        return self.out.decode("utf-8", "replace")
+        with self._cond:
+            return self.out.decode("utf-8", "replace")
 
     def _pump(self, timeout):
-        for _key, _ in self.sel.select(timeout):
-            try:
-                chunk = self.proc.stdout.read(65536)
-            except BlockingIOError:
-                chunk = None
-            if chunk:
-                self.out += chunk
-            elif chunk == b"":
-                return False
-        return True
+        """Wait up to `timeout` s for more console output; False at EOF."""
+        with self._cond:
+            if not self._eof:
+                n = len(self.out)
+                self._cond.wait_for(lambda: self._eof or len(self.out) != n, timeout)
+            return not self._eof
 
     def wait_for(self, needle, timeout=30):
         """Wait until `needle` appears in the console; fail with the log if not."""
@@ -123,9 +136,8 @@ class Guest:
         return self.text
 
     def _drain(self):
-        while self._pump(0.05):
-            if self.proc.poll() is not None and not self.sel.select(0):
-                break
+        """After QEMU exited: wait for the reader to reach EOF."""
+        self._reader.join(timeout=5)
 
     def wait(self, timeout=30):
         """Wait for QEMU to exit; kill it (and fail) after `timeout` seconds."""

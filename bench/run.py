@@ -8,7 +8,7 @@ its Unix socket. The rounds alternate the two guests (and the order within a
 round), so a noisy machine affects both alike. Each figure is the median of
 the rounds with min-max. barevsock also runs alone on aarch64 and 32-bit Arm.
 
-    bench/run.py                 full run: 5 rounds, 64 MiB transfers, 10,000 pings
+    bench/run.py                 full run: 7 rounds, 64 MiB transfers, 10,000 pings
     bench/run.py --quick         one small round (make bench-quick, make test)
 
 Writes <out>/results.md, <out>/results.png and build/bench/<mode>-raw.json.
@@ -65,7 +65,7 @@ MACHINES = {
 }
 ARCH_NAMES = {"x86_64": "x86_64", "aarch64": "aarch64", "arm": "32-bit Arm"}
 
-FULL = dict(runs=5, echo_bytes=64 * MiB, oneway_bytes=64 * MiB, pings=10000, loop_bytes=64 * MiB)
+FULL = dict(runs=7, echo_bytes=64 * MiB, oneway_bytes=64 * MiB, pings=10000, loop_bytes=64 * MiB)
 QUICK = dict(runs=1, echo_bytes=4 * MiB, oneway_bytes=4 * MiB, pings=500, loop_bytes=16 * MiB)
 
 # Metrics per guest: key -> (row label, unit, True if higher is better).
@@ -548,7 +548,7 @@ def vsock_static_ram(arch):
             if len(parts) == 4 and parts[2] in "bBdDcCgGsS":
                 n = int(parts[1], 16)
                 total += n
-                syms.append((n, parts[3]))
+                syms.append((n, f"{os.path.basename(o).split('.')[0]}:{parts[3]}"))
     syms.sort(reverse=True)
     return {"total": total, "objects": len(objs), "largest": syms[:6]}
 
@@ -611,6 +611,7 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
              "boot under the same QEMU command line apart from `-kernel`/`-initrd`/`-append`, and "
              "are served by the same back end (`build/host/bv-vhost-vsock-fast`, a fresh process "
              "per boot) and the same host clients.\n")
+    summary_at = len(L)
     L.append("## x86_64: barevsock vs Linux\n")
     L.append("| metric | unit | barevsock | Linux 6.1 | barevsock ÷ Linux (per-round range) "
              "| issue target | met |")
@@ -627,6 +628,15 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
         L.append(f"| {name} | {unit} ({better} is better) | {cell(sb)} | {cell(sl)} | "
                  f"{fmt(ratio)}{rng} | {target} | {met} |")
     L.append("")
+    summary = []
+    for k in TARGETS:
+        target, met = ratio_check(k, ratios.get(k))
+        summary.append(f"{CHART_NAMES[k]} {target} of Linux: "
+                       f"{fmt(ratios.get(k))}× ({'met' if met == 'yes' else 'not met'})")
+    texts = ", ".join(f"{ARCH_NAMES[a]} {sizes[a]['text']:,} B" for a in sizes)
+    text_ok = all(sz["text"] < TEXT_TARGET for sz in sizes.values())
+    summary.append(f"echo ELF text < 64 KiB: {texts} ({'met' if text_ok else 'not met'})")
+    L.insert(summary_at, "**The issue's targets in this run:** " + "; ".join(summary) + ".\n")
     L.append("## Reference ceilings (same run)\n")
     mc, ul = stat(refs["memcpy"]["x86_64"]), stat(refs["unix"])
     eb, el = stat(bvx.get("echo", [])), stat(lx.get("echo", []))
@@ -774,7 +784,7 @@ def write_chart(out, cfg, ratios):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one small round (for make test)")
-    ap.add_argument("--runs", type=int, help="rounds (default 5, quick 1)")
+    ap.add_argument("--runs", type=int, help="rounds (default 7, at least 5; quick 1)")
     ap.add_argument("--out", help="directory for results.md and results.png "
                                   "(default bench/, quick: build/bench/quick)")
     ap.add_argument("--arches", default="x86_64,aarch64,arm",

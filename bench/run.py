@@ -798,6 +798,8 @@ def main():
     if args.runs:
         cfg["runs"] = args.runs
     mode = "quick" if args.quick else "full"
+    if not args.quick and cfg["runs"] < 5:
+        progress(f"warning: {cfg['runs']} round(s); the issue asks for medians of at least 5")
     out = args.out or (os.path.join(BUILD, "bench", "quick") if args.quick else HERE)
     os.makedirs(out, exist_ok=True)
     arches = ["x86_64"] + [a for a in args.arches.split(",") if a in MACHINES and a != "x86_64"]

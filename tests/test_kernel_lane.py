@@ -14,8 +14,8 @@ CASES = [("x86_64-q35", "pci"), ("aarch64-a53", "mmio"), ("aarch64-a53", "pci"),
          ("arm-a15", "mmio")]
 ECHO_PORT = 1234
 ECHO_DRIVER = (f"import sys, echo_checks\n"
-               f"sys.exit(echo_checks.main(port={ECHO_PORT}, size=256 * 1024, conns=4,"
-               f" conn_size=64 * 1024, closed_port=4321))\n")
+               f"sys.exit(echo_checks.main(port={ECHO_PORT}, size=ECHO_BYTES, conns=32,"
+               f" conn_size=128 * 1024, closed_port=4321))\n").replace("ECHO_BYTES", str(16 << 20))
 
 
 def _elf(target, app):
@@ -77,6 +77,10 @@ def test_echo_against_kernel_vhost(lane, target, vsock):
     job = lane[_name("echo", target, vsock)]
     job.expect(status=None)
     assert all(job.data.get("ok", {}).values()), job.describe()
+    single = job.data["single"]
+    print(f"kernel vhost_vsock {target}/{vsock}: {single['bytes'] >> 20} MiB echo in "
+          f"{single['seconds']} s = {single['bytes'] / single['seconds'] / 2**20:.1f} MiB/s, "
+          f"{len(job.data['concurrent'])} concurrent ok")
 
 
 def test_echo_checks_against_linux_loopback():

@@ -138,7 +138,9 @@ bool vr_should_notify(struct vr_queue *q)
 	return !(q->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-size_t vr_chain_read(const struct vr_chain *c, size_t off, void *dst, size_t len)
+/* Copy between a flat buffer and the chain's bytes [off, off+len), walking
+ * the segments; to_chain picks the direction. Returns bytes copied. */
+static size_t vr_chain_copy(const struct vr_chain *c, size_t off, uint8_t *buf, size_t len, int to_chain)
 {
 	size_t done = 0;
 	for (unsigned i = 0; i < c->n && done < len; i++) {
@@ -149,27 +151,23 @@ size_t vr_chain_read(const struct vr_chain *c, size_t off, void *dst, size_t len
 		size_t k = c->iov[i].len - off;
 		if (k > len - done)
 			k = len - done;
-		memcpy((uint8_t *)dst + done, c->iov[i].p + off, k);
+		if (to_chain)
+			memcpy(c->iov[i].p + off, buf + done, k);
+		else
+			memcpy(buf + done, c->iov[i].p + off, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+size_t vr_chain_read(const struct vr_chain *c, size_t off, void *dst, size_t len)
+{
+	return vr_chain_copy(c, off, dst, len, 0);
+}
+
 size_t vr_chain_write(const struct vr_chain *c, size_t off, const void *src, size_t len)
 {
-	size_t done = 0;
-	for (unsigned i = 0; i < c->n && done < len; i++) {
-		if (off >= c->iov[i].len) {
-			off -= c->iov[i].len;
-			continue;
-		}
-		size_t k = c->iov[i].len - off;
-		if (k > len - done)
-			k = len - done;
-		memcpy(c->iov[i].p + off, (const uint8_t *)src + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	/* The cast is safe: with to_chain set, buf is only read. */
+	return vr_chain_copy(c, off, (uint8_t *)(uintptr_t)src, len, 1);
 }

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import linuxvm
-from vsockhost import BACKEND, Backend, hybrid_connect
+from vsockhost import BACKEND, Backend, echo_stream, hybrid_connect
 
 ECHO_PORT = 1234
 SINK_PORT = 1235      # guest reads everything, then replies with its sha256
@@ -81,33 +81,13 @@ while [ ! -e stop ]; do sleep 0.2; done
 """
 
 
-def echo_roundtrip(uds, nbytes, chunk=65536):
-    """Write nbytes of random data while a second thread reads the echo;
-    returns (seconds, hash ok)."""
+def echo_roundtrip(uds, nbytes):
+    """Echo nbytes through guest ECHO_PORT; returns (seconds, hash ok)."""
     s, _ = hybrid_connect(uds, ECHO_PORT)
-    data = os.urandom(nbytes)
-    want = hashlib.sha256(data).hexdigest()
-    h = hashlib.sha256()
-    got = [0]
-
-    def reader():
-        while got[0] < nbytes:
-            d = s.recv(262144)
-            if not d:
-                break
-            h.update(d)
-            got[0] += len(d)
-
-    t0 = time.monotonic()
-    th = threading.Thread(target=reader)
-    th.start()
-    for i in range(0, nbytes, chunk):
-        s.sendall(data[i:i + chunk])
-    th.join(timeout=600)
-    secs = time.monotonic() - t0
+    secs, sent, got, n = echo_stream(s, nbytes)
     s.close()
-    assert got[0] == nbytes, f"echo returned {got[0]} of {nbytes} bytes"
-    return secs, h.hexdigest() == want
+    assert n == nbytes, f"echo returned {n} of {nbytes} bytes"
+    return secs, sent == got
 
 
 class Env:

@@ -3,7 +3,6 @@ QEMU's stock vhost-user-vsock-pci / -device) on every transport: apps/echo
 as server, apps/client as the connecting side (issue: vsock protocol engine,
 socket API and echo server). One QEMU boot per transport serves every echo
 case; the Linux kernel's vhost_vsock is covered in test_kernel_lane.py."""
-import hashlib
 import os
 import socket
 import tempfile
@@ -13,7 +12,7 @@ import time
 import pytest
 
 import qemu
-from vsockhost import BACKEND, Backend, hybrid_connect
+from vsockhost import BACKEND, Backend, echo_stream, hybrid_connect
 
 LOGS = os.path.join(qemu.BUILD, "test-logs")
 ECHO_PORT, SEQ_PORT, DEAD_PORT = 1234, 1235, 4321
@@ -89,34 +88,6 @@ def wait_pool_baseline(s, after, timeout=30):
         if len(lines) > after:
             return lines[-1]
     raise AssertionError(f"pool never came back to baseline\n{s.describe()}")
-
-
-def echo_stream(sock, nbytes, chunk=65536):
-    """Write nbytes of random data while a second thread reads the echo back.
-    Returns (seconds, sha256 of sent, sha256 of received, bytes received)."""
-    data = os.urandom(min(nbytes, 1 << 20))
-    sent_h, got_h = hashlib.sha256(), hashlib.sha256()
-    got = [0]
-
-    def reader():
-        while got[0] < nbytes:
-            d = sock.recv(262144)
-            if not d:
-                break
-            got_h.update(d)
-            got[0] += len(d)
-
-    th = threading.Thread(target=reader)
-    t0 = time.monotonic()
-    th.start()
-    off = 0
-    while off < nbytes:
-        piece = data[off % len(data):][:min(chunk, nbytes - off)]
-        sock.sendall(piece)
-        sent_h.update(piece)
-        off += len(piece)
-    th.join(timeout=600)
-    return time.monotonic() - t0, sent_h.hexdigest(), got_h.hexdigest(), got[0]
 
 
 def test_echo_64mib_with_hash(echo):

@@ -2,10 +2,12 @@
 through its Unix socket ("CONNECT <port>\\n" -> "OK <host port>\\n").
 Shared by the test modules, tests/run_main.py and bench/."""
 import os
+import hashlib
 import selectors
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import qemu
@@ -91,3 +93,31 @@ def hybrid_connect(uds, port, timeout=20, retry=False):
         if not retry or time.monotonic() > deadline:
             return None, line
         time.sleep(0.2)
+
+
+def echo_stream(sock, nbytes, chunk=65536):
+    """Write nbytes of random data while a second thread reads the echo back.
+    Returns (seconds, sha256 of sent, sha256 of received, bytes received)."""
+    data = os.urandom(min(nbytes, 1 << 20))
+    sent_h, got_h = hashlib.sha256(), hashlib.sha256()
+    got = [0]
+
+    def reader():
+        while got[0] < nbytes:
+            d = sock.recv(262144)
+            if not d:
+                break
+            got_h.update(d)
+            got[0] += len(d)
+
+    th = threading.Thread(target=reader)
+    t0 = time.monotonic()
+    th.start()
+    off = 0
+    while off < nbytes:
+        piece = data[off % len(data):][:min(chunk, nbytes - off)]
+        sock.sendall(piece)
+        sent_h.update(piece)
+        off += len(piece)
+    th.join(timeout=600)
+    return time.monotonic() - t0, sent_h.hexdigest(), got_h.hexdigest(), got[0]

@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import struct
@@ -34,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, HERE)
-from vsockhost import Backend  # noqa: E402
+import vsockhost  # noqa: E402
 import linuxguest  # noqa: E402
 
 BUILD = os.path.join(ROOT, "build")
@@ -117,6 +118,13 @@ def qemu_cmd(arch, vhost_socket=None):
     return cmd
 
 
+# A guest that polls never exits by itself: if this process dies without
+# cleaning up (SIGKILL, a test-runner timeout), QEMU must die with it instead
+# of spinning on a host CPU for good. setpriv (util-linux) sets the parent-death
+# signal and execs QEMU, so the PID is QEMU's.
+DIE_WITH_US = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
+
+
 class Vm:
     """A running QEMU; a thread collects the console so it never blocks."""
 
@@ -125,8 +133,8 @@ class Vm:
         self.buf = bytearray()
         self.lock = threading.Lock()
         self.t0 = time.monotonic()          # "QEMU start" for boot-to-first-echo
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(DIE_WITH_US + cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -179,12 +187,47 @@ class Vm:
         self.reader.join(5)
 
 
+class BenchBackend:
+    """bv-vhost-vsock-fast for one boot, as tests/vsockhost.Backend starts it
+    but without -v (no per-connection logging; guest errors are logged
+    anyway) and dying with this process."""
+
+    def __init__(self, tmp):
+        self.vsock = os.path.join(tmp, "v.sock")
+        self.uds = os.path.join(tmp, "u.sock")
+        self.log_path = os.path.join(tmp, "backend.log")
+        self.cmd = [FAST_BACKEND, "--guest-cid", "3", "--socket", self.vsock,
+                    "--uds-path", self.uds]
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(DIE_WITH_US + self.cmd, stdout=subprocess.PIPE,
+                                         stderr=log, text=True)
+        line = vsockhost.readline(self.proc, 10)
+        if "listening on" not in line:
+            self.stop()
+            raise BenchError(f"the back end did not start ({line!r}):\n{self.stderr()}")
+
+    def stderr(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        return self.proc.returncode
+
+
 class Session:
     """One guest boot with its own backend process (bv-vhost-vsock-fast)."""
 
     def __init__(self, tmp, arch, kernel_args, what):
         self.dir = tempfile.mkdtemp(prefix="s-", dir=tmp)
-        self.backend = Backend(self.dir, binary=FAST_BACKEND)
+        self.backend = BenchBackend(self.dir)
         self.uds = self.backend.uds
         self.cmd = qemu_cmd(arch, self.backend.vsock) + list(kernel_args)
         self.vm = Vm(self.cmd, what)
@@ -450,7 +493,7 @@ def run_guest(tmp, arch, guest, cfg, data, pattern, commands):
     ss = Session(tmp, arch, kernel, what)
     try:
         commands.setdefault(f"{what} (echo)", ss.cmd)
-        commands.setdefault("backend", ss.backend.proc.args)
+        commands.setdefault("backend", ss.backend.cmd)
         r["boot"] = first_echo(ss)
         r["p50"], r["p99"] = ping_pong(ss, cfg["pings"])
         echo = data if len(data) == cfg["echo_bytes"] else data[:cfg["echo_bytes"]]
@@ -877,7 +920,12 @@ def main():
     return 0
 
 
+def _terminate(signum, _frame):
+    raise SystemExit(128 + signum)   # unwinds through every session's cleanup
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         sys.exit(main())
     except BenchError as e:

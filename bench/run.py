@@ -618,7 +618,15 @@ def machine_info():
                          text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
+    others = 0   # QEMUs of somebody else (none of ours runs yet): they share the CPUs
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            with open(comm) as f:
+                others += f.read().startswith("qemu-system")
+        except OSError:
+            pass
     return {"uname": " ".join(platform.uname()), "cpu": cpu, "cpus": os.cpu_count(),
+            "other_qemus": others,
             "mem_mib": mem, "qemu": qv, "git": git + (" (with uncommitted changes)" if dirty else ""),
             "linux_kernel": linuxguest.linuxvm.kernel_version(), "load_start": os.getloadavg()}
 
@@ -737,7 +745,8 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
     L.append(f"- host: {info['uname']}")
     L.append(f"- CPU: {info['cpu']}, {info['cpus']} logical CPUs, {info['mem_mib']:,} MiB RAM")
     L.append(f"- load average at start: {' '.join(f'{x:.2f}' for x in info['load_start'])}, at "
-             f"end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
+             f"end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; other QEMU processes already "
+             f"running when the bench started: {info['other_qemus']} (other work on the machine "
              "shows up here)")
     for b, v in info["qemu"].items():
         L.append(f"- `{b}`: {v}")
@@ -770,7 +779,7 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
     L.append(f"- barevsock polls its rings, so its vCPU thread keeps one host CPU busy; Linux "
              f"halts when idle and takes interrupts. With {os.cpu_count()} host CPU(s), the back "
              "end and the client share what is left, so other load on the machine reaches "
-             "barevsock's p99 as millisecond scheduling delays (compare the load averages below).")
+             "barevsock's p99 as millisecond scheduling delays (see the load under Machine).")
     L.append("")
     L.append("## Command lines\n")
     L.append("The run:\n")

@@ -732,7 +732,7 @@ def write_report(out, mode, cfg, res, refs, sizes, pools, info, commands, errors
              ", ".join(f"`{k}` = {v}" for k, v in cfgv.items() if k.startswith("BV_VSOCK") or
                        k.startswith("BV_VIRTQ")) +
              ". The figure above is what the linker actually reserved for vsock/ objects "
-             f"({pools['x86_64']['objects']} on x86_64); the largest on x86_64: " +
+             f"({pools['x86_64']['objects']} object files); the largest on x86_64: " +
              ", ".join(f"`{n}` {s:,} B" for s, n in pools["x86_64"]["largest"]) + ".\n")
     if errors:
         L.append("## Guest errors logged by the back end\n")

@@ -6,6 +6,9 @@
 #include "bv/err.h"
 #include "drivers/virtq.h"
 
+/* in_flight[] per chain head */
+enum { CHAIN_FREE = 0, CHAIN_ADDED = 1, CHAIN_PUBLISHED = 2 };
+
 int virtq_init(struct virtq *q, uint16_t index, uint16_t size)
 {
 	if (size == 0 || size > BV_VIRTQ_MAX_SIZE || (size & (size - 1)))
@@ -28,6 +31,7 @@ int virtq_init(struct virtq *q, uint16_t index, uint16_t size)
 	memset(&q->stats, 0, sizeof(q->stats));
 	memset(q->token, 0, sizeof(q->token));
 	memset(q->in_flight, 0, sizeof(q->in_flight));
+	q->n_unpub = 0;
 	/* We poll; the device need not interrupt us. */
 	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	return BV_OK;
@@ -63,7 +67,8 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
 	q->token[head] = token;
 	q->chain_len[head] = (uint16_t)n;
 	q->in_cap[head] = cap;
-	q->in_flight[head] = 1;
+	q->in_flight[head] = CHAIN_ADDED;
+	q->unpub[q->n_unpub++] = head;   /* < size: each chain holds a descriptor */
 	q->avail->ring[q->avail_shadow & (q->size - 1)] = head;
 	q->avail_shadow++;
 	q->stats.added++;
@@ -77,6 +82,12 @@ void virtq_kick(struct virtq *q)
 	/* Descriptors and ring slots must be visible before the index that exposes them. */
 	bv_wmb();
 	q->avail->idx = q->avail_shadow;
+	/* Only now may the device use these chains, so only now may it complete
+	 * them: a used entry naming a head re-added since the last kick (the
+	 * device repeating the head's previous completion) is forged. */
+	for (uint16_t k = 0; k < q->n_unpub; k++)
+		q->in_flight[q->unpub[k]] = CHAIN_PUBLISHED;
+	q->n_unpub = 0;
 	/* The index store must land before we sample the device's suppression flag,
 	 * or we could miss a device that just went back to sleep. */
 	bv_mb();
@@ -98,7 +109,7 @@ static void free_chain(struct virtq *q, uint16_t head)
 	q->desc[i].next = q->free_head;
 	q->free_head = head;
 	q->num_free = (uint16_t)(q->num_free + n);
-	q->in_flight[head] = 0;
+	q->in_flight[head] = CHAIN_FREE;
 	q->token[head] = NULL;
 }
 
@@ -117,7 +128,7 @@ int virtq_pop_used(struct virtq *q, void **token, uint32_t *len)
 			q->stats.bad_id++;
 			continue;
 		}
-		if (!q->in_flight[e.id]) {
+		if (q->in_flight[e.id] != CHAIN_PUBLISHED) {
 			q->stats.not_in_flight++;
 			continue;
 		}

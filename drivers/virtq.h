@@ -70,7 +70,8 @@ static inline struct virtq_seg virtq_seg(const void *p, uint32_t len)
 struct virtq_stats {
 	uint64_t added, reaped, kicks, notifies_suppressed;
 	uint64_t bad_id;        /* used.id >= queue size */
-	uint64_t not_in_flight; /* used.id is not an outstanding chain head (forged or repeated) */
+	uint64_t not_in_flight; /* used.id is not a published, outstanding chain head
+				 * (forged, repeated, or added but not yet kicked) */
 	uint64_t bad_len;       /* used.len > the chain's device-writable bytes */
 };
 
@@ -91,11 +92,15 @@ struct virtq {
 	virtq_notify_fn notify;
 	void *notify_ctx;
 	struct virtq_stats stats;
-	/* Per chain head: the caller's token, chain length, writable bytes. */
+	/* Per chain head: the caller's token, chain length, writable bytes,
+	 * and 0 free / 1 added / 2 published by virtq_kick. */
 	void *token[BV_VIRTQ_MAX_SIZE];
 	uint32_t in_cap[BV_VIRTQ_MAX_SIZE];
 	uint16_t chain_len[BV_VIRTQ_MAX_SIZE];
 	uint8_t in_flight[BV_VIRTQ_MAX_SIZE];
+	/* Heads added since the last kick (private: not read back from the ring). */
+	uint16_t unpub[BV_VIRTQ_MAX_SIZE];
+	uint16_t n_unpub;
 };
 
 /* Lay out an empty queue of `size` entries (power of 2, 1..BV_VIRTQ_MAX_SIZE).
@@ -118,9 +123,10 @@ void virtq_kick(struct virtq *q);
 
 /* Take one finished chain: 1 and *token, *len (bytes the device wrote) when one
  * was there, 0 when none. Forged entries are counted in q->stats and skipped:
- * an unknown or already-returned id frees nothing; a length beyond the chain's
- * writable bytes leaves that chain outstanding (a later sane completion of the
- * same head still returns it). */
+ * an unknown or already-returned id, or one of a chain added but not yet
+ * published by virtq_kick (the device cannot have seen it), frees nothing; a
+ * length beyond the chain's writable bytes leaves that chain outstanding (a
+ * later sane completion of the same head still returns it). */
 int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
 
 /* Free descriptors now. */

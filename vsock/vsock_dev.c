@@ -39,6 +39,10 @@ static struct vsock_dev_stats dstats;
 
 static int post_rx(struct vsock_rxbuf *b)
 {
+	/* A completion the device forges for this buffer without writing it
+	 * (a stale or repeated used entry) then reads as a header addressed to
+	 * CID 0 and is dropped, instead of replaying the packet that was here. */
+	memset(&b->hdr, 0, sizeof(b->hdr));
 	struct virtq_seg s = virtq_seg(b, sizeof(*b));
 	return virtq_add(&rxq, &s, 0, 1, b);
 }

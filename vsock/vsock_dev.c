@@ -135,6 +135,8 @@ static int poll_events(void)
 			/* After migration the CID may have changed: read it again. */
 			dstats.transport_resets++;
 			vsock_engine_transport_reset(read_cid());
+		} else {
+			dstats.ev_dropped++;
 		}
 		post_event(e);
 	}

@@ -18,6 +18,7 @@ struct vsock_dev_stats {
 	uint64_t rx_short;                   /* used length below a header: dropped */
 	uint64_t transport_resets;
 	uint64_t bad_used;                   /* forged used entries the virtqueues dropped */
+	uint64_t ev_dropped;                 /* events too short or with an unknown id: ignored */
 };
 void vsock_dev_stats(struct vsock_dev_stats *out);
 

@@ -189,3 +189,12 @@ void vsock_dev_stats(struct vsock_dev_stats *out)
 	for (int i = 0; i < 3; i++)
 		out->bad_used += qs[i]->stats.bad_id + qs[i]->stats.not_in_flight + qs[i]->stats.bad_len;
 }
+
+#ifdef BV_VSOCK_TEST_HOOKS
+unsigned vsock_dev_test_tx_free(const void **out, unsigned max)
+{
+	for (unsigned i = 0; i < tx_nfree && i < max; i++)
+		out[i] = tx_free[i];
+	return tx_nfree;
+}
+#endif

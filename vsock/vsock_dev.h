@@ -22,4 +22,10 @@ struct vsock_dev_stats {
 };
 void vsock_dev_stats(struct vsock_dev_stats *out);
 
+#ifdef BV_VSOCK_TEST_HOOKS
+/* Tests only: the TX buffers now free (not on the ring), up to max of them
+ * copied to out; returns how many there are. */
+unsigned vsock_dev_test_tx_free(const void **out, unsigned max);
+#endif
+
 #endif

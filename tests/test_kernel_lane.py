@@ -42,7 +42,7 @@ def lane():
             # The echo server never exits by itself: kill it after the driver.
             guests.append(kl.InnerGuest(target, echo, vsock, ECHO_DRIVER, wait_exit=False,
                                         name=_name("echo", target, vsock),
-                                        driver_timeout=240, guest_timeout=10))
+                                        driver_timeout=150, guest_timeout=10))
     res = kl.run_lane(guests)
     print(f"\nkernel lane: outer boot to script {res.boot_seconds:.1f}s, whole lane "
           f"{res.seconds:.1f}s, nested kvm={res.env.get('kvm')}")

@@ -29,12 +29,13 @@ mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay 
 R=/newroot
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
-# The host's /dev, /tmp, /run came through 9p; cover them with fresh ones.
+# The host's /dev and /run came through 9p; cover them with fresh ones.
+# /tmp stays the overlay: host files under /tmp (a checkout there, as CI may
+# use) must stay visible, and writes still land in the RAM upper layer.
 mount -o bind /dev $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t tmpfs -o mode=0755 tmpfs $R/run
 mkdir -p $R/lvmwork
 # cache=none: the host polls these files while the VM runs, and the guest

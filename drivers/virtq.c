@@ -132,7 +132,12 @@ int virtq_pop_used(struct virtq *q, void **token, uint32_t *len)
 			q->stats.not_in_flight++;
 			continue;
 		}
-		if (e.len > q->in_cap[e.id]) {
+		if (q->in_cap[e.id] == 0) {
+			/* Nothing for the device to write: its len means nothing. The
+			 * spec warns that devices (legacy ones above all) set it wrongly
+			 * here, and holding the chain would leak a TX buffer each time. */
+			e.len = 0;
+		} else if (e.len > q->in_cap[e.id]) {
 			/* We still own the chain, but its contents cannot be trusted:
 			 * drop the entry and leave the chain outstanding. */
 			q->stats.bad_len++;

@@ -126,7 +126,9 @@ void virtq_kick(struct virtq *q);
  * an unknown or already-returned id, or one of a chain added but not yet
  * published by virtq_kick (the device cannot have seen it), frees nothing; a
  * length beyond the chain's writable bytes leaves that chain outstanding (a
- * later sane completion of the same head still returns it). */
+ * later sane completion of the same head still returns it). A chain with
+ * nothing writable completes with *len = 0 whatever the device reported
+ * (devices often get that len wrong: the spec warns of it). */
 int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
 
 /* Free descriptors now. */

@@ -1464,8 +1464,8 @@ static void test_events(void)
 }
 
 /* TX completions forged by the device: duplicates, ids out of range or not
- * in flight, a length on a chain with nothing writable, completions out of
- * order, and no completions at all for a while. No TX buffer is ever free
+ * in flight, a length on a chain with nothing writable (accepted: it means
+ * nothing there), completions out of order, and no completions at all for a while. No TX buffer is ever free
  * twice or free while the device holds it (check_tx_books after every
  * poll), and the echo stays byte-exact. */
 static void test_tx_forged(void)
@@ -1490,18 +1490,15 @@ static void test_tx_forged(void)
 	fq_put(tx, h0, 0);                  /* again, same batch */
 	fq_put(tx, size + 3u, 0);           /* out of range */
 	fq_put(tx, fq_free_id(tx), 0);      /* not in flight */
-	uint16_t h1 = fq_put_badlen(tx, 0, VSOCK_HDR_SIZE);   /* TX chains have nothing writable */
+	/* TX chains have nothing writable, so a length there is meaningless
+	 * (legacy devices often report the bytes they read): the chain completes. */
+	fq_put(tx, fq_take(tx, 0), VSOCK_HDR_SIZE);
 	vsock_poll();
 	check_tx_books();
-	EXPECT("forged TX completions", .bad_used = 4);
+	EXPECT("forged TX completions", .bad_used = 3);
 	CHECK_EQ(tx->q->stats.bad_id, 1);
 	CHECK_EQ(tx->q->stats.not_in_flight, 2);
-	CHECK_EQ(tx->q->stats.bad_len, 1);
-	CHECK_EQ(dstats().tx_bufs - bufs0, 1);
-	/* the kept chain comes back with a sane length */
-	fq_put_lost(tx, h1, 0);
-	vsock_poll();
-	check_tx_books();
+	CHECK_EQ(tx->q->stats.bad_len, 0);
 	CHECK_EQ(dstats().tx_bufs - bufs0, 2);
 	/* the rest completed newest first */
 	while (tx->nheld)

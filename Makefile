@@ -64,6 +64,7 @@ HOST_TOOLS :=
 UNIT_TESTS :=
 -include host/host.mk
 -include $(wildcard tests/unit/*.mk)
+-include fuzz/fuzz.mk
 -include bench/bench.mk
 
 host: $(HOST_TOOLS) $(UNIT_TESTS)

@@ -29,11 +29,8 @@
  *   24 close      handle(1)                  25-28 drain    count(1) cap(1)
  *   29-30 tick    step(1) [+2 for a raw step]  31 misc      what(1) [+...]
  *
- * Build by hand (no fuzz/fuzz.mk yet):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. \
- *         -Iarch/host/include fuzz/fuzz_vsock_engine.c vsock/vsock_engine.c \
- *         -o build/fuzz/fuzz_vsock_engine
- *   build/fuzz/fuzz_vsock_engine fuzz/corpus/fuzz_vsock_engine */
+ * Build and run: make fuzz-build; build/fuzz/fuzz_vsock_engine fuzz/corpus/fuzz_vsock_engine
+ */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>

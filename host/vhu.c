@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vsock/vsock_wire.h"
@@ -153,6 +154,15 @@ static int set_mem_table(struct vhu_dev *d, const struct vhu_msg *m, int *fds, i
 			return fail(d, "SET_MEM_TABLE: region %u has a bad size/offset", i);
 		}
 		len[i] = r->size + r->mmap_offset;
+		/* Pages of a mapping past the end of its file raise SIGBUS when
+		 * touched: a table larger than the file it names is refused here. */
+		struct stat sb;
+		if (fstat(fds[i], &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < len[i]) {
+			for (uint32_t k = 0; k < i; k++)
+				munmap(base[k], len[k]);
+			return fail(d, "SET_MEM_TABLE: region %u needs %llu bytes of a %llu-byte file", i,
+				    (unsigned long long)len[i], (unsigned long long)sb.st_size);
+		}
 		base[i] = mmap(NULL, len[i], PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
 		if (base[i] == MAP_FAILED) {
 			int e = errno;

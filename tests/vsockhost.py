@@ -7,6 +7,7 @@ import selectors
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -14,6 +15,27 @@ import qemu
 
 # BV_VHOST_VSOCK=build/host/bv-vhost-vsock-fast runs the suites against the
 # unsanitized -O2 build (for throughput numbers).
+LOGS = os.path.join(qemu.BUILD, "test-logs")
+ECHO_PORT = 1234
+MODERN_MMIO = ["-global", "virtio-mmio.force-legacy=false"]
+BIG = 64 << 20     # the issue's hashed echo size
+CYCLES = 1000
+
+# (id, target, vhost-user device, extra QEMU args, transport the guest reports)
+TRANSPORTS = [
+    ("q35-pci", "x86_64-q35", "vhost-user-vsock-pci", [], "on pci"),
+    ("pc-pci", "x86_64-pc", "vhost-user-vsock-pci", [], "on pci"),
+    ("microvm-mmio", "x86_64-microvm", "vhost-user-vsock-device", [], "on mmio v1"),
+    ("a64-pci", "aarch64-a53", "vhost-user-vsock-pci", [], "on pci"),
+    ("a64-mmio-v1", "aarch64-a53", "vhost-user-vsock-device", [], "on mmio v1"),
+    ("a64-mmio-v2", "aarch64-a53", "vhost-user-vsock-device", MODERN_MMIO, "on mmio v2"),
+    ("a32-mmio-v1", "arm-a15", "vhost-user-vsock-device", [], "on mmio v1"),
+    ("a32-mmio-v2", "arm-a15", "vhost-user-vsock-device", MODERN_MMIO, "on mmio v2"),
+]
+IDS = [t[0] for t in TRANSPORTS]
+
+
+
 BACKEND = os.environ.get("BV_VHOST_VSOCK", os.path.join(qemu.BUILD, "host", "bv-vhost-vsock"))
 
 
@@ -121,3 +143,50 @@ def echo_stream(sock, nbytes, chunk=65536):
         off += len(piece)
     th.join(timeout=600)
     return time.monotonic() - t0, sent_h.hexdigest(), got_h.hexdigest(), got[0]
+
+
+class Setup:
+    """A backend plus one guest image booted against it."""
+
+    def __init__(self, case, app, tmp=None):
+        cid, target, device, extra, transport = case[0], case[1], case[2], case[3], case[4]
+        if not os.path.exists(BACKEND):
+            import pytest
+            pytest.skip(f"{BACKEND} not built (make host)")
+        self.case, self.target = cid, target
+        self.tmp = tmp or tempfile.mkdtemp(prefix=f"bv-e2e-{cid}-")
+        self.backend = Backend(self.tmp)
+        self.guest = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), app),
+                                self.backend.qemu_args(device) + list(extra), shared_mem=True,
+                                log_path=os.path.join(LOGS, f"vsock-{app}-{cid}.log"))
+        self.transport = transport
+
+    def describe(self):
+        return f"{self.guest.describe()}\n---- backend ----\n{self.backend.stderr()[-3000:]}"
+
+    def close(self):
+        self.guest.kill()
+        self.backend.stop()
+
+
+def connect(s, port=ECHO_PORT):
+    sock, info = hybrid_connect(s.backend.uds, port, timeout=30)
+    assert sock is not None, f"CONNECT {port} refused: {info!r}\n{s.describe()}"
+    return sock
+
+
+def pool_lines(s):
+    # Complete lines only: the last one may still be arriving.
+    return [l for l in s.guest.text.split("\n")[:-1] if l.startswith("echo: idle,")]
+
+
+def wait_pool_baseline(s, after, timeout=30):
+    """Wait for a pool line newer than the first `after` ones and return it;
+    it is only printed once every connection has been freed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s.guest._pump(0.2)
+        lines = pool_lines(s)
+        if len(lines) > after:
+            return lines[-1]
+    raise AssertionError(f"pool never came back to baseline\n{s.describe()}")

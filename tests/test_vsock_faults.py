@@ -3,7 +3,8 @@ vanishes mid-transfer, QEMU is killed and restarted against the same back
 end, the back end dies and comes back. Afterwards the guest (or its fresh
 boot) keeps listening and a new connection echoes byte-exact. TRANSPORT_RESET
 with traffic in flight is covered against a hostile fake device in
-tests/unit/test_vsock_dev.c (QEMU 7.2 sends it only on migration)."""
+tests/unit/test_vsock_dev.c and, through a real migration under the
+kernel's vhost-vsock, in tests/test_kernel_migration.py."""
 import os
 import socket
 import tempfile

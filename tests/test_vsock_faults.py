@@ -36,6 +36,15 @@ def start_echo(case, tmp=None):
     return s
 
 
+def reboot_and_echo(s, case):
+    """A fresh QEMU with the echo image on s.backend; it must serve."""
+    _cid, target, device, extra, _t = case
+    s.guest = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), "echo"),
+                         s.backend.qemu_args(device) + list(extra), shared_mem=True)
+    s.guest.wait_for("echo: listening on port 1234", timeout=60)
+    echo_ok(s)
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_client_vanishes_mid_transfer(case):
     s = start_echo(case)
@@ -99,11 +108,7 @@ def test_qemu_restarted_against_the_same_backend(case):
         t.join(timeout=10)
         assert s.backend.proc.poll() is None, f"back end died with QEMU\n{s.backend.stderr()[-2000:]}"
         # A new QEMU on the same back end socket.
-        _cid, target, device, extra, _t = case
-        s.guest = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), "echo"),
-                             s.backend.qemu_args(device) + list(extra), shared_mem=True)
-        s.guest.wait_for("echo: listening on port 1234", timeout=60)
-        echo_ok(s)
+        reboot_and_echo(s, case)
     finally:
         s.close()
 
@@ -126,11 +131,7 @@ def test_backend_dies_client_and_guest_fail_cleanly_then_a_new_pair_works():
         s.guest.kill()
         # Restarting both on the same paths works.
         s.backend = Backend(tmp)
-        _cid, target, device, extra, _t = case
-        s.guest = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), "echo"),
-                             s.backend.qemu_args(device) + list(extra), shared_mem=True)
-        s.guest.wait_for("echo: listening on port 1234", timeout=60)
-        echo_ok(s)
+        reboot_and_echo(s, case)
     finally:
         s.close()
 

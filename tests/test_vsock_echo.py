@@ -85,7 +85,6 @@ def test_port_nobody_listens_on_is_reset(echo):
 
 
 def test_1000_connect_close_cycles_leak_nothing(echo):
-    before = len(pool_lines(echo))
     for i in range(CYCLES):
         sock = connect(echo)
         sock.settimeout(30)
@@ -97,6 +96,7 @@ def test_1000_connect_close_cycles_leak_nothing(echo):
             assert d, f"cycle {i}: EOF\n{echo.describe()}"
             got += d
         assert got == want
+        before = len(pool_lines(echo))   # busy now: the next idle line is ours
         sock.close()
     line = wait_pool_baseline(echo, before)
     # "echo: idle, conns_in_use N (baseline B), ..."

@@ -15,7 +15,7 @@ CASES = [("x86_64-q35", "pci"), ("aarch64-a53", "mmio"), ("aarch64-a53", "pci"),
 ECHO_PORT = 1234
 ECHO_DRIVER = (f"import sys, echo_checks\n"
                f"sys.exit(echo_checks.main(port={ECHO_PORT}, size=ECHO_BYTES, conns=32,"
-               f" conn_size=128 * 1024, closed_port=4321))\n").replace("ECHO_BYTES", str(16 << 20))
+               f" conn_size=128 * 1024, closed_port=4321))\n").replace("ECHO_BYTES", str(64 << 20))
 
 
 def _elf(target, app):

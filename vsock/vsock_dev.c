@@ -34,7 +34,7 @@ static struct vsock_rxbuf rxbufs[BV_VSOCK_RX_BUFS] __attribute__((aligned(64)));
 static struct vsock_txbuf txbufs[BV_VSOCK_TX_BUFS] __attribute__((aligned(64)));
 static struct vsock_event evbufs[VSOCK_EVENT_BUFS];
 static struct vsock_txbuf *tx_free[BV_VSOCK_TX_BUFS];
-static unsigned tx_nfree;
+static unsigned tx_nfree, tx_total, rx_total;
 static struct vsock_dev_stats dstats;
 
 static int post_rx(struct vsock_rxbuf *b)
@@ -80,9 +80,12 @@ int vsock_dev_init(void)
 
 	/* The device can only deliver into buffers we have posted, and only
 	 * looks after a kick. */
-	for (unsigned i = 0; i < BV_VSOCK_RX_BUFS && virtq_num_free(&rxq); i++)
+	rx_total = 0;
+	for (unsigned i = 0; i < BV_VSOCK_RX_BUFS && virtq_num_free(&rxq); i++) {
 		if (post_rx(&rxbufs[i]) < 0)
 			break;
+		rx_total++;
+	}
 	for (unsigned i = 0; i < VSOCK_EVENT_BUFS && virtq_num_free(&evq); i++)
 		if (post_event(&evbufs[i]) < 0)
 			break;
@@ -91,6 +94,7 @@ int vsock_dev_init(void)
 	tx_nfree = 0;
 	for (unsigned i = 0; i < BV_VSOCK_TX_BUFS && i < txq.size; i++)
 		tx_free[tx_nfree++] = &txbufs[i];
+	tx_total = tx_nfree;
 
 	printf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s\n",
 	       (unsigned long long)cid, virtio_transport_name(vdev->transport), vdev->where,
@@ -188,6 +192,10 @@ void vsock_dev_stats(struct vsock_dev_stats *out)
 	const struct virtq *qs[3] = { &rxq, &txq, &evq };
 	for (int i = 0; i < 3; i++)
 		out->bad_used += qs[i]->stats.bad_id + qs[i]->stats.not_in_flight + qs[i]->stats.bad_len;
+	out->tx_free = tx_nfree;
+	out->tx_total = tx_total;
+	out->rx_posted = vdev ? (uint32_t)(rxq.size - virtq_num_free(&rxq)) : 0;
+	out->rx_total = rx_total;
 }
 
 #ifdef BV_VSOCK_TEST_HOOKS

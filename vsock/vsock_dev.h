@@ -19,6 +19,10 @@ struct vsock_dev_stats {
 	uint64_t transport_resets;
 	uint64_t bad_used;                   /* forged used entries the virtqueues dropped */
 	uint64_t ev_dropped;                 /* events too short or with an unknown id: ignored */
+	/* The buffer pools right now: all TX buffers are free and all RX
+	 * buffers posted whenever nothing is in flight. */
+	uint32_t tx_free, tx_total;          /* TX buffers off the ring / in all */
+	uint32_t rx_posted, rx_total;        /* RX buffers on the ring / in all */
 };
 void vsock_dev_stats(struct vsock_dev_stats *out);
 

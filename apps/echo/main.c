@@ -119,8 +119,11 @@ int main(void)
 		conns[i].h = -1;
 
 	struct vsock_stats st;
+	struct vsock_dev_stats ds;
 	vsock_engine_stats(&st);
+	vsock_dev_stats(&ds);
 	const uint32_t baseline = st.conns_in_use;   /* the listeners */
+	uint64_t resets = ds.transport_resets;
 	int busy = 0;   /* something happened since the last pool line */
 	printf("echo: listening on port %d (cid %llu)%s\n", ECHO_PORT,
 	       (unsigned long long)vsock_local_cid(), sh >= 0 ? ", seqpacket on port 1235" : "");
@@ -134,20 +137,31 @@ int main(void)
 		for (unsigned i = 0; i < ECHO_CONNS; i++)
 			if (conns[i].h >= 0)
 				work += echo_serve(&conns[i]);
-		/* Report the pool once it is back where it started: a leak shows as
-		 * a missing line (or a number above the baseline). */
+		/* Report the pools once they are back where they started (no
+		 * connection beyond the listeners, nothing queued to send, every TX
+		 * buffer back from the device): a leak shows as a missing line (or
+		 * a number off its baseline). */
 		vsock_engine_stats(&st);
-		if (nopen || st.conns_in_use != baseline) {
+		vsock_dev_stats(&ds);
+		if (ds.transport_resets != resets) {
+			/* Every connection was reset; the listeners stay, maybe on a new CID. */
+			resets = ds.transport_resets;
+			printf("echo: transport reset %llu, cid now %llu, still listening on port %d\n",
+			       (unsigned long long)resets, (unsigned long long)vsock_local_cid(), ECHO_PORT);
+		}
+		if (nopen || st.conns_in_use != baseline || vsock_engine_tx_pending() ||
+		    ds.tx_free != ds.tx_total) {
 			busy = 1;
 		} else if (busy) {
-			struct vsock_dev_stats ds;
-			vsock_dev_stats(&ds);
 			printf("echo: idle, conns_in_use %u (baseline %u), peak %u, refused %u, "
-			       "rst sent %u rcvd %u, malformed %u, bad used %llu\n",
+			       "rst sent %u rcvd %u, malformed %u, bad used %llu, "
+			       "tx bufs free %u/%u, rx bufs posted %u/%u, transport resets %llu\n",
 			       (unsigned)st.conns_in_use, (unsigned)baseline, (unsigned)st.conns_peak,
 			       (unsigned)st.conns_refused_full, (unsigned)st.rst_sent,
 			       (unsigned)st.rst_rcvd, (unsigned)st.rx_dropped_malformed,
-			       (unsigned long long)ds.bad_used);
+			       (unsigned long long)ds.bad_used, (unsigned)ds.tx_free, (unsigned)ds.tx_total,
+			       (unsigned)ds.rx_posted, (unsigned)ds.rx_total,
+			       (unsigned long long)ds.transport_resets);
 			busy = 0;
 		}
 		if (!work)

@@ -5,12 +5,13 @@ at its baseline. Shortened by default; BV_SOAK=full runs the issue's sizes
 (1 GiB echoed each way, 10,000 cycles)."""
 import os
 import re
+import time
 
 import pytest
 
 import qemu
-from vsockhost import (TRANSPORTS, Setup, connect, echo_stream, hybrid_connect, pool_lines,
-                       wait_pool_baseline)
+from vsockhost import (TRANSPORTS, Setup, assert_pools_at_baseline, backend_healthy, connect,
+                       echo_stream, hybrid_connect, pool_fields, pool_lines, wait_pool_baseline)
 
 FULL = os.environ.get("BV_SOAK") == "full"
 ECHO_BYTES = (1 << 30) if FULL else (64 << 20)
@@ -32,34 +33,62 @@ def echo():
         s.close()
 
 
-def baseline_of(line):
-    m = re.search(r"conns_in_use (\d+) \(baseline (\d+)\)", line)
-    assert m, line
-    return int(m.group(1)), int(m.group(2))
+def last_refused(s):
+    lines = pool_lines(s)
+    return pool_fields(lines[-1])["refused"] if lines else 0
 
 
 def test_long_hashed_echo(echo):
+    """ECHO_BYTES host->guest and the same back guest->host, both hashed."""
+    before = None
     sock = connect(echo)
     sock.settimeout(300)
+    before = len(pool_lines(echo))
     secs, sent, got, n = echo_stream(sock, ECHO_BYTES)
     sock.close()
     assert n == ECHO_BYTES and sent == got, f"{n} of {ECHO_BYTES} bytes, hash ok {sent == got}"
-    print(f"soak echo: {ECHO_BYTES >> 20} MiB each way in {secs:.1f} s ({ECHO_BYTES / secs / 2**20:.1f} MiB/s)")
+    line = wait_pool_baseline(echo, before)
+    assert_pools_at_baseline(line)
+    backend_healthy(echo.backend)
+    print(f"soak echo: {ECHO_BYTES >> 20} MiB each way in {secs:.1f} s "
+          f"({ECHO_BYTES / secs / 2**20:.1f} MiB/s each way), sha256 {sent[:16]}... both ways")
 
 
 def test_pool_full_then_one_more_is_refused(echo):
     listeners = 2   # echo listens on 1234 (stream) and 1235 (seqpacket)
     room = max_conns() - listeners
+    refused0 = last_refused(echo)
     socks = []
     try:
         for i in range(room):
             s = connect(echo)
             s.settimeout(30)
-            s.sendall(b"%d" % i)
-            assert s.recv(16) == b"%d" % i
             socks.append(s)
+        # All of them live at once: each echoes while the others are held.
+        for i, s in enumerate(socks):
+            s.sendall(b"%d." % i)
+        for i, s in enumerate(socks):
+            want, got = b"%d." % i, b""
+            while len(got) < len(want):
+                d = s.recv(16)
+                assert d, f"held connection {i} ended"
+                got += d
+            assert got == want, (i, got)
+        # One more: the guest's pool is full, it answers RST, the back end
+        # closes the socket without OK (and well before its connect timeout).
+        t0 = time.monotonic()
         extra, reply = hybrid_connect(echo.backend.uds, 1234, timeout=30)
-        assert extra is None, f"connection {room + 1} beyond the pool was accepted"
+        refused_in = time.monotonic() - t0
+        assert extra is None, f"connection {room + 1} beyond the pool was accepted\n{echo.describe()}"
+        assert reply == b"", f"refusal was not a close without OK: {reply!r}"
+        assert refused_in < 2, f"refusal took {refused_in:.1f} s (a timeout, not the guest's RST)"
+        # The held ones still work after the refusal.
+        for i, s in enumerate(socks[:4] + socks[-4:]):
+            s.sendall(b"again")
+            got = b""
+            while len(got) < 5:
+                got += s.recv(5 - len(got))
+            assert got == b"again"
         # Count idle lines only now: none can be printed while these are open,
         # so the next one is about them (an earlier test's may arrive late).
         before = len(pool_lines(echo))
@@ -67,21 +96,36 @@ def test_pool_full_then_one_more_is_refused(echo):
         for s in socks:
             s.close()
     line = wait_pool_baseline(echo, before, timeout=30)
-    in_use, base = baseline_of(line)
-    assert in_use == base == listeners, line
-    assert re.search(r"peak (\d+)", line).group(1) == str(max_conns()), line
-    assert int(re.search(r"refused (\d+)", line).group(1)) >= 1, line
+    f = assert_pools_at_baseline(line)
+    assert f["in_use"] == listeners, line
+    assert f["peak"] == max_conns(), line
+    assert f["refused"] == refused0 + 1, f"refused counter {refused0} -> {f['refused']}: {line}"
+    # and the pool takes a new connection again
+    s = connect(echo)
+    s.sendall(b"ok")
+    assert s.recv(2) == b"ok"
+    s.close()
+    backend_healthy(echo.backend)
+    print(f"soak pool: {room} held + {listeners} listeners = {max_conns()}; one more refused "
+          f"in {refused_in * 1000:.0f} ms; {line}")
 
 
 def test_connect_close_cycles_return_the_pool_to_baseline(echo):
+    t0 = time.monotonic()
+    marks = []
     for i in range(CYCLES):
         s = connect(echo)
         s.settimeout(30)
         s.sendall(b"c")
         assert s.recv(1) == b"c", f"cycle {i}"
-        before = len(pool_lines(echo))   # the pool is busy: no idle line now
+        if i == CYCLES - 1:
+            before = len(pool_lines(echo))   # the pool is busy: no idle line now
         s.close()
+        if i % 1000 == 999:
+            marks.append(time.monotonic() - t0)
+    secs = time.monotonic() - t0
+    per_k = [round(b - a, 2) for a, b in zip([0] + marks, marks)]
     line = wait_pool_baseline(echo, before, timeout=30)
-    in_use, base = baseline_of(line)
-    assert in_use == base, line
-    print(f"soak: {CYCLES} cycles, then {line}")
+    assert_pools_at_baseline(line)
+    backend_healthy(echo.backend)
+    print(f"soak: {CYCLES} connect/echo/close cycles in {secs:.1f} s (s per 1000: {per_k}), then {line}")

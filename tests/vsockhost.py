@@ -3,6 +3,7 @@ through its Unix socket ("CONNECT <port>\\n" -> "OK <host port>\\n").
 Shared by the test modules, tests/run_main.py and bench/."""
 import os
 import hashlib
+import re
 import selectors
 import signal
 import socket
@@ -178,6 +179,41 @@ def connect(s, port=ECHO_PORT):
 def pool_lines(s):
     # Complete lines only: the last one may still be arriving.
     return [l for l in s.guest.text.split("\n")[:-1] if l.startswith("echo: idle,")]
+
+
+POOL_RE = re.compile(
+    r"conns_in_use (?P<in_use>\d+) \(baseline (?P<baseline>\d+)\), peak (?P<peak>\d+), "
+    r"refused (?P<refused>\d+), rst sent (?P<rst_sent>\d+) rcvd (?P<rst_rcvd>\d+), "
+    r"malformed (?P<malformed>\d+), bad used (?P<bad_used>\d+), "
+    r"tx bufs free (?P<tx_free>\d+)/(?P<tx_total>\d+), "
+    r"rx bufs posted (?P<rx_posted>\d+)/(?P<rx_total>\d+), transport resets (?P<resets>\d+)")
+
+
+def pool_fields(line):
+    """The numbers of an "echo: idle, ..." line as a dict of ints."""
+    m = POOL_RE.search(line)
+    assert m, f"not a pool line: {line!r}"
+    return {k: int(v) for k, v in m.groupdict().items()}
+
+
+def assert_pools_at_baseline(line):
+    """Every pool the guest has is where it started: connections (listeners
+    only), TX buffers all back from the device, RX buffers all posted; and
+    nothing malformed or forged on the way. Returns the fields."""
+    f = pool_fields(line)
+    assert f["in_use"] == f["baseline"], f"connections leaked: {line}"
+    assert f["tx_free"] == f["tx_total"] > 0, f"TX buffers not all free: {line}"
+    assert f["rx_posted"] == f["rx_total"] > 0, f"RX buffers not all posted: {line}"
+    assert f["malformed"] == 0 and f["bad_used"] == 0, line
+    return f
+
+
+def backend_healthy(b):
+    """The back end still runs and its sanitizers reported nothing."""
+    log = b.stderr()
+    assert b.proc.poll() is None, f"back end exited {b.proc.returncode}\n{log[-3000:]}"
+    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        assert bad not in log, f"back end: {bad}\n{log[-3000:]}"
 
 
 def wait_pool_baseline(s, after, timeout=30):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # barevsock: one Makefile for every guest image, the host tools and the tests.
 #   make [ARCH=x86_64|aarch64|arm]   guest images -> build/<arch>/<app>.elf
 #   make all-arches                  images for every architecture

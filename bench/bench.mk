@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/: barevsock against a Linux guest, side by side (bench/run.py).
 # Included by the top Makefile.
 #   make bench                 full run -> bench/results.md, bench/results.png

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The comparison guest of bench/: Debian's linux-image-amd64 kernel with a
 minimal initramfs (busybox-static, the virtio-pci and vsock modules, and
 bench/linux/bvbench as PID 1). No root filesystem and no 9p share: the guest

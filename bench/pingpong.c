@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bv-pingpong: the host side of bench/'s latency figure, in C so the
  * client's own cost stays small next to the guest's round trip.
  *   bv-pingpong FD N       N sequential 1-byte round trips on the connected

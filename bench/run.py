@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """`make bench`: barevsock against a Linux guest, side by side in one run.
 
 Both guests boot under the same QEMU binary, machine type, CPU model, memory

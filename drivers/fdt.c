@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Flattened device tree reader: every offset is checked against the structure
  * or strings block before it is dereferenced, so truncated or hostile blobs
  * come back as BV_EIO. Non-goals: editing, phandles. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Minimal read-only flattened device tree (DTB, version 17) reader.
  * Scope: header checks, node walk, find by compatible, props, reg, parents.
  * Non-goals: writing, phandle resolution, overlays. Every read is bounds-checked:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* PCI bus 0 enumeration and BAR assignment for a firmware-less guest.
  * x86_64 uses configuration mechanism #1 (port I/O); Arm uses ECAM found in
  * the device tree. Non-goals: bridges/other buses, IO BARs, MSI, hot-plug. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* PCI configuration access and enumeration for the virtio-pci transport.
  * x86_64: port I/O 0xCF8/0xCFC; Arm: ECAM from the DT "pci-host-ecam-generic"
  * node. Only bus 0 is scanned (QEMU puts every -device there); no bridges,

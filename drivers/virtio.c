@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Transport-independent virtio: the device table filled by the transport
  * scans, the spec's initialisation sequence (3.1.1), config-space reads.
  * Non-goals: device-specific logic, interrupts, re-initialisation after NEEDS_RESET. */

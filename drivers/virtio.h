@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Device-independent virtio: one transport interface (PCI modern, MMIO v1/v2),
  * the probe that finds devices by virtio device ID, and the common init sequence.
  * Non-goals: interrupts/MSI-X, EVENT_IDX, packed rings, hot-plug, PCI legacy. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* virtio-mmio transport, version 2 (modern) and version 1 (legacy), spec 4.2.
  * Slots come from the DT ("virtio,mmio" reg) or, on x86 microvm, from the
  * kernel command line ("virtio_mmio.device=<size>@<addr>:<irq>", acpi=off)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Modern virtio-pci transport (virtio 1.x section 4.1): vendor capabilities
  * locate common/notify/ISR/device config in memory BARs. Non-goals: the legacy
  * IO-BAR interface, MSI-X (q_msix = 0xFFFF: we poll), interrupts. */

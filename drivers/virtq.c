@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Split virtqueue bookkeeping for a polled driver: free list, chains, publish,
  * and reaping used entries without trusting the device.
  * Non-goals: interrupts, EVENT_IDX, indirect descriptors. */

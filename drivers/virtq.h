@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Split virtqueues (virtio 1.x section 2.7) driven by polling, in fixed storage.
  * Scope: descriptor free list, chains, publish/notify, reaping used entries that
  * the device may have forged. Non-goals: packed rings, EVENT_IDX, indirect

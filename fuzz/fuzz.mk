@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # libFuzzer targets (clang + ASan + UBSan), each fuzz/fuzz_<name>.c plus the
 # sources it exercises. Add a target: write fuzz/fuzz_<name>.c, add one
 # FUZZ_SRCS_<name> line below and seed files under fuzz/corpus/fuzz_<name>/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the device-tree reader (drivers/fdt.c) on arbitrary
  * blobs. The blob is a heap copy of exactly the input, so ASan catches any
  * read outside it. Every node is walked and asked for what the drivers ask:

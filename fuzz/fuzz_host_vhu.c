@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the back end's vhost-user message handler (host/vhu.c)
  * fed arbitrary message sequences, exactly as they would arrive from the
  * socket (header, payload, passed fds), without the socket. Memory-table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the back end's descriptor-chain walker (host/vring.c)
  * on arbitrary descriptor tables and avail rings in a fake guest memory.
  * The input is the guest RAM (rings included) plus a few parameters; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the guest's split virtqueue (drivers/virtq.c) reaping
  * whatever a device writes into the used ring. The input drives both sides:
  * the driver adds chains (readable, writable or mixed), kicks and pops; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the vsock protocol engine (vsock/vsock_engine.c) fed an
  * arbitrary interleaving of peer packets (headers and payloads, mostly
  * plausible, sometimes anything) across many flows, socket API calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connection engine of the host backend: guest packets in (TX ring), guest
  * packets out (RX ring), one Unix socket per connection. The guest is not
  * trusted: every header is checked, every bad descriptor goes back to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The vsock connection engine of the host backend (bvh_): consumes the
  * guest's TX ring, fills its RX ring, runs the host end of every connection
  * with credit accounting, and bridges each one to a Unix socket using the

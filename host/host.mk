@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # host/: the vhost-user vsock back end (bv-vhost-vsock). Included by the top Makefile.
 # bv-vhost-vsock is built with the sanitizers (HOST_CFLAGS) for tests;
 # bv-vhost-vsock-fast is the same code at -O2 without them, for benchmarks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bv-vhost-vsock: a vhost-user vsock device back end for QEMU, bridging guest
  * connections to Unix sockets (Firecracker / vhost-device-vsock hybrid style).
  * This file is the process: options, the one epoll loop, the vhost-user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vhost-user message handling for the vsock back end. Every field QEMU sends
  * is checked (sizes, indices, ring sizes, memory regions) before it changes
  * state; the framing itself (recvmsg with SCM_RIGHTS) lives in the event loop.

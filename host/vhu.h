@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vhost-user back-end protocol for a vsock device, as QEMU 7.2 drives
  * vhost-user-vsock-{pci,device}: message framing, validation and the device
  * state the messages build (features, memory table, rings, eventfds).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Device side of split virtqueues: everything the guest wrote is read once
  * and checked before use, because the guest is not trusted. Memory ordering
  * follows split-ring.tex: acquire after avail->idx, release before used->idx.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Device side of split virtqueues for the host backend: guest-memory
  * translation, popping validated descriptor chains, pushing used entries.
  * Non-goals: packed rings, indirect descriptors, EVENT_IDX (never offered). */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The kernel lane: a Linux VM (tests/linuxvm.py) acts as the vsock host with
 the kernel's own vhost_vsock, and runs barevsock guests as inner QEMUs next to
 Python driver scripts. Not the vhost-user lane (host/), and no UML variant."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Boot the machine's own Debian kernel under QEMU (TCG) with the host's root
 filesystem shared read-only over 9p, and run a script in it. Shared by tests
 that need a real Linux: the kernel vhost-vsock lane, Linux as a vsock guest.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Boot guest images under QEMU (TCG only) and read back what they printed and
 how they exited. Every run has a timeout; the console log is kept for the
 failure message. Shared by every test module and by tests/run_main.py."""

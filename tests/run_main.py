@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """`make run`: start the host backend, boot the echo server on one
 architecture, and show a real round trip through the Unix socket."""
 import argparse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`make bench-quick` end to end: both guests boot, every figure is measured
 once with small transfers, and the report and chart are written with every
 row. No figure is checked against a target here (that is what the full

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Foundation: every image boots on every target, prints, keeps time, and
 exits with the status it chose (issue: guest foundation)."""
 import os

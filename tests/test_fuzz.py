@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Robustness: every libFuzzer target (fuzz/fuzz.mk) replays its committed
 corpus and then fuzzes briefly from it, under ASan and UBSan. `make fuzz`
 runs them for longer; these short runs keep regressions out of CI."""

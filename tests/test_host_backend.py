@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bv-vhost-vsock on its own and against QEMU without a guest OS: command
 line checks, socket-file hygiene, signals, and the vhost-user handshake QEMU
 7.2 performs while realizing vhost-user-vsock-pci. The Linux-guest data tests

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bv-vhost-vsock against the Linux kernel's own virtio-vsock guest driver:
 Debian's kernel boots under TCG with vhost-user-vsock-pci served by the
 backend, and everything is driven from the host through the Unix sockets

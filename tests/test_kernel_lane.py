@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Kernel lane: barevsock guests against Linux's own vhost_vsock, inside one
 outer Linux VM per module (tests/kernel_lane.py). Echo tests wait for
 apps/echo and skip loudly until build/<arch>/echo.elf exists."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """TRANSPORT_RESET from a real device (issue: robustness): inside the kernel
 lane's outer Linux, the echo guest runs on the kernel's vhost-vsock-pci (CID
 3) with echo traffic flowing on a connection, and QEMU live-migrates it

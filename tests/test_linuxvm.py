@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Self-test of tests/linuxvm.py: the Linux VM boots, runs scripts, passes
 files both ways, works in the background and with shared memory. Not a test
 of barevsock itself; the kernel lane has its own module."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Run each native unit-test binary (portable code compiled for the host with
 ASan/UBSan). The list comes from the Makefile, so a test that failed to build
 is a failure here, not a silent omission."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Virtio transports and polled split virtqueues, end to end: apps/rng reads
 entropy from virtio-rng through every transport on every machine (issue:
 virtio transports and polled split virtqueues)."""

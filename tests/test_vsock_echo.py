@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """vsock end to end through our own host side (host/ bv-vhost-vsock with
 QEMU's stock vhost-user-vsock-pci / -device) on every transport: apps/echo
 as server, apps/client as the connecting side (issue: vsock protocol engine,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Faults end to end through host/ (issue: robustness): the host client
 vanishes mid-transfer, QEMU is killed and restarted against the same back
 end, the back end dies (and QEMU's reconnect is probed). Afterwards the guest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Soak through host/ on x86_64 q35 (issue: robustness): a long hashed echo,
 the connection pool filled to its configured maximum plus one more (refused
 cleanly), and many connect/close cycles; afterwards the guest's pool is back

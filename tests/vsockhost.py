@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The host side of a vsock test: run bv-vhost-vsock and reach a guest port
 through its Unix socket ("CONNECT <port>\\n" -> "OK <host port>\\n").
 Shared by the test modules, tests/run_main.py and bench/."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Install every Debian package barevsock needs to build, run and test.
 # Idempotent: only calls apt-get when something is missing.
 set -euo pipefail
@@ -13,6 +14,10 @@ PKGS=(
 	linux-image-amd64 busybox-static kmod cpio xz-utils   # Linux guest and kernel lane
 	clang lld libclang-rt-14-dev  # fuzzing (libFuzzer + sanitizers)
 	python3-matplotlib            # bench chart
+	ovmf qemu-efi-aarch64 qemu-efi-arm   # UEFI firmware for the .efi builds
+	tshark                        # decoding our packet captures in tests
+	graphviz                      # docs: the connection state diagram
+	iproute2 tcpdump              # kernel lane: vsockmon captures
 )
 
 missing=()
@@ -27,4 +32,4 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Socket-like vsock API for guest applications.
  *
  * Handles are small non-negative ints (an index into a fixed pool of

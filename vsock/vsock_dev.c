@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vsock device glue: the only vsock code that touches virtio. It keeps the
  * RX and event queues stocked, hands every received packet to the engine,
  * fills TX from the engine's pull interface and drives the engine's clock,

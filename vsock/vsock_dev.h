@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The vsock device glue: finds virtio device 19 on any transport, owns its
  * three queues and feeds the protocol engine (vsock_engine.h). Apps call
  * vsock_dev_init() once, then vsock_poll() (declared in vsock.h) in their

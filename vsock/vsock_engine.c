@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vsock protocol engine and socket API (see vsock_engine.h, vsock.h).
  *
  * Model (Linux net/vmw_vsock/virtio_transport_common.c is the reference for

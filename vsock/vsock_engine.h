@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The vsock protocol engine: everything between the device glue
  * (vsock/vsock_dev.c, which owns the virtqueues) and the socket API
  * (vsock/vsock.h). Pure C, no MMIO, no heap; all state is static and sized

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* virtio-vsock wire format, shared by the guest (vsock/) and the host
  * backend (host/). Only layout and constants live here: no behaviour.
  * All fields are little-endian on the wire; every target we build for is

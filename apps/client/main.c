@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* client: the guest as the connecting side. Connects to the host (CID 2):
  *   port 5000 STREAM: says hello, then echoes what the host sends until the
  *                     host half-closes, then closes;

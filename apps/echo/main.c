@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* echo: the vsock echo server. Listens on port 1234 (STREAM) and, when the
  * device offers SEQPACKET, on 1235 (SEQPACKET, message boundaries kept);
  * serves many connections at once, echoes every byte, and closes a

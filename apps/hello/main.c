@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hello: proves the foundation on one architecture: console and printf,
  * boot information, the monotonic clock, and the exit status. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* memcpy: the guest's own memcpy bandwidth under QEMU, a reference ceiling
  * for bench/ (no vsock transfer can move bytes faster than the guest copies
  * them). Copies a 1 MiB block MEMCPY_ROUNDS times with the image's memcpy,

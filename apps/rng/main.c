@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rng: a small virtio-rng (device ID 4) driver that exercises the virtio layer
  * end to end: probe on any transport, init, one queue, a few reads of entropy.
  * Not a general entropy source: no pooling, no health tests beyond sanity. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* sink: the guest side of bench/'s host->guest throughput. Accepts on port
  * 1235, reads and discards everything, and when the peer has finished
  * sending prints "sink: <n> bytes" for that connection and closes it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* source: the guest side of bench/'s guest->host throughput. On each
  * connection to port 1236 it reads a little-endian u64 N, sends N bytes
  * (stream byte k is (7k + 1) mod 256, which the host checks), prints

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* aarch64 CPU layer on QEMU virt: generic timer registers, entry level and
  * the semihosting exit. The board (console, DTB, clock) is shared with arm32
  * in arch/arm-common/virt.c; the MMU and EL2 exit are in start.S. */

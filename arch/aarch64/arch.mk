@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # aarch64 on QEMU virt with picolibc: our entry (start.S) -> crt0 hosted ->
 # main. Memory layout and the board code are shared with arm32 (virt.mk).
 include arch/arm-common/virt.mk

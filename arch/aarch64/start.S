@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* aarch64 entry: leave EL2 for EL1 if QEMU started us there, turn on the MMU
  * with a static identity map, then hand over to picolibc's crt0 (_start).
  * Not here: caches by set/way (QEMU has none to clean), EL3, SMP. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* QEMU Arm "virt" board, the part aarch64 and arm32 share: boot info with
  * the DTB QEMU leaves at the start of RAM, the PL011 console and the clock
  * built on the generic timer. CPU-specific code (timer registers, semihosting

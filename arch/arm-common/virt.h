@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What arch/arm-common/virt.c (QEMU's Arm "virt" board, shared by aarch64
  * and arm32) needs from the CPU-specific arch.c: the generic timer and the
  * level we were entered at. Private to arch/{aarch64,arm,arm-common}. */

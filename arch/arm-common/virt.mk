@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared by arch/aarch64/arch.mk and arch/arm/arch.mk: QEMU virt with
 # picolibc. Image in "flash" at 0x40200000 (the DTB owns the first MiB of
 # RAM); data, .bss, heap and a 64 KiB stack in 16 MiB of RAM at 0x40400000.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* arm32 CPU layer on QEMU virt: generic timer through CP15, entry mode and
  * the semihosting exit. The board (console, DTB, clock) is shared with
  * aarch64 in arch/arm-common/virt.c; the MMU and HYP exit are in start.S. */

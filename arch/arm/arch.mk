@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # arm32 (Cortex-A15, Thumb-2, hard float) on QEMU virt,highmem=off with
 # picolibc: our entry (start.S, ARM state) -> crt0 hosted -> main. Memory
 # layout and the board code are shared with aarch64 (virt.mk).

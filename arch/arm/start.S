@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* arm32 (ARMv7-A) entry: leave HYP for SVC if QEMU started us there, turn on
  * the MMU with a static 1 MiB-section identity map, then hand over to
  * picolibc's crt0 (_start, Thumb). Not here: cache maintenance by set/way

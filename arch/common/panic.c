@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Panic and invariant reporting, shared by every architecture: print what
  * went wrong on the console, then leave QEMU with a distinct status so a test
  * sees a failure instead of a hang. */

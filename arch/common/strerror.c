@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Text for the shared error enum (bv/err.h). */
 #include "bv/err.h"
 

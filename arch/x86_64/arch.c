@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* x86_64 arch layer on QEMU q35, pc and microvm: PVH boot info, COM1
  * console, isa-debug-exit, and a TSC clock calibrated against the PIT.
  * Long mode and paging are set up earlier, in start.S. Not here:

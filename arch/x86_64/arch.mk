@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # x86_64 on QEMU q35/pc/microvm: the host gcc, freestanding, with our own
 # libc subset (libc-glue/x86_64) since Debian has no x86_64 picolibc.
 # PVH entry (start.S) -> long mode -> bv_crt_start -> main. Linked at 1 MiB.

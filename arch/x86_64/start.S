@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* x86_64 entry through QEMU's PVH boot path: 32-bit protected mode, paging
  * off, %ebx = physical address of the hvm_start_info. We zero .bss, identity
  * map the low 4 GiB with 2 MiB pages (RAM, the PCI hole, microvm's mmio

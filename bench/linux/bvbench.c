@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bvbench: the Linux guest's side of bench/. PID 1 of the bench initramfs
  * (started by bench/linux/init after the vsock modules are in), built with
  * the host gcc -static. Serves the same ports as barevsock's apps:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The one interface between portable code and an architecture.
  * Each arch/<arch>/ implements the functions below and provides
  * arch/<arch>/include/arch_io.h with the inline barriers and MMIO accessors.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Every size that fixes the guest's memory, in one place. Each can be
  * overridden with -D on the command line; the guest has no heap, so these
  * bound its worst-case RAM at link time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One error space for every layer: 0 or a positive count is success,
  * a negative value is one of these. */
 #ifndef BV_ERR_H

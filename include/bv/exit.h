@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Logical exit statuses of a guest image. The test harness maps QEMU's exit
  * code back to these (x86 isa-debug-exit reports (status << 1) | 1). Keep them
  * below 128 so every architecture can carry them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Time helpers on top of arch_now_us(). */
 #ifndef BV_TIME_H
 #define BV_TIME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Glue between picolibc (tinystdio, crt0 --crt0=hosted) and the arch layer
  * for aarch64 and arm: the three standard streams on the UART, _exit, and
  * running arch_init() before main(). Not here: files, a heap policy, time(). */

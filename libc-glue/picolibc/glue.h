@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the picolibc glue needs from an Arm arch layer beyond bv/arch.h.
  * Private to libc-glue/picolibc and arch/{aarch64,arm}; apps never see it. */
 #ifndef BV_GLUE_PICOLIBC_H

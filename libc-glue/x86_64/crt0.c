@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* x86_64 C runtime start: what picolibc's crt0 does on Arm, here by hand.
  * start.S has zeroed .bss and set up a stack; .data is already in place
  * because the image is loaded where it runs. */

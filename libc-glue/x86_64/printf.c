@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A compact printf family for the x86_64 image: %d %i %u %x %X %o %p %s %c %%
  * with flags '-' and '0', width, precision (strings and integers), and the
  * length modifiers hh h l ll z j t. No floating point: nothing in the guest

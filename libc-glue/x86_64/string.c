@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* mem* and str* for the x86_64 image. The bulk copies use rep movsb/stosb:
  * short code, and fast on CPUs with ERMS (and under TCG, which runs them as
  * one helper call). Written so gcc cannot turn a loop back into a call to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Checks a vsock echo server from the vsock host side: one large transfer
 with a hash check, several concurrent connections, and a port nobody listens
 on. Runs in the kernel lane's outer Linux (a driver imports it); no asserts

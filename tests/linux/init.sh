@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: BSD-2-Clause
 # /init of the tests' Linux VM initramfs (packed by tests/linuxvm.py).
 # Mounts the host root over 9p under a tmpfs overlay, chroots, runs the script
 # from the work share and records its status there. Not a general-purpose init.

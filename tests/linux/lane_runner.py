@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Runs inside the kernel lane's outer Linux (see tests/kernel_lane.py): for
 each job in lane.json, start the inner QEMU with a vhost-vsock device, run the
 job's driver next to it, and write result.json. Judging results is the host's

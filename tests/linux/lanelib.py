@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Helpers for kernel-lane driver scripts, which run in the outer Linux next
 to the inner guest (PYTHONPATH points here). Only what drivers share:
 the guest's CID, waiting on its console, connecting with retries."""

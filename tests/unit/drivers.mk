@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Unit tests of drivers/ (virtqueues, device-tree reader), native with ASan/UBSan.
 UNIT_TESTS += $(HOSTBUILD)/test_virtq $(HOSTBUILD)/test_fdt
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Unit tests of host/ (the vhost-user vsock back end), native with ASan/UBSan.
 HOST_UNIT_DEPS := host/vring.c host/vhu.c host/bridge.c host/vring.h host/vhu.h host/bridge.h \
 	vsock/vsock_wire.h tests/unit/test_host_fakeguest.h

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of drivers/fdt.c: a DTB built in C at test time (no dtc), lookups
  * like the drivers do them, then truncated and corrupted copies walked in full
  * under ASan: each must give an error or a value, never a bad access. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of host/bridge.c, the connection/credit engine, with a fake
  * guest driving the TX/RX rings and real Unix sockets in a temp directory:
  * connect/refuse both ways, credit in both directions, half-close, SEQPACKET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Test-only fake guest for the host backend's unit tests: one malloc'd RAM
  * region standing in for guest memory, and a driver-side view of split rings
  * placed in it. Non-goal: being a real driver (no notifications, no features). */

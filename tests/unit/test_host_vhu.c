@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of host/vhu.c: vhost-user messages as QEMU 7.2 sends them for a
  * vsock device, and malformed ones (sizes, indices, fds, feature bits) that
  * must be refused without leaking fds. Uses a memfd as guest RAM. */

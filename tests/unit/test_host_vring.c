@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of host/vring.c, the device side of split rings, against a fake
  * guest: good chains, and every kind of bad chain a guest can post (loops,
  * addresses outside the memory table, wrong direction, oversize, indirect). */

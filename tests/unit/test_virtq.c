@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of drivers/virtq.c against a fake device in plain memory.
  * The fake consumes avail entries and writes used entries, and can forge bad
  * ones. Not covered here: transports (see tests/test_virtio_rng.py). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of vsock/vsock_dev.c, built natively with the real engine
  * (vsock_engine.c) and virtqueues (drivers/virtq.c), against a hostile fake
  * virtio-vsock device. The test supplies the transport half of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of vsock/vsock_engine.c: a scripted peer (the "host") feeds
  * packets through vsock_engine_input(), drains the guest's packets through
  * vsock_engine_next_tx(), keeps its own credit books and checks every

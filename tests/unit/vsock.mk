@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Unit tests of vsock/ (protocol engine and socket API against a scripted
 # peer), native with ASan/UBSan and the engine's test hooks.
 UNIT_TESTS += $(HOSTBUILD)/test_vsock_engine

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Unit test of vsock/vsock_dev.c: the real device glue, engine and
 # virtqueues against a hostile fake device (the test supplies the transport
 # half of drivers/virtio.h), native with ASan/UBSan and the test hooks.

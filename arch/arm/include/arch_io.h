@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* arm32 (ARMv7-A) barriers and MMIO accessors for drivers/ and vsock/.
  * Every accessor is one ldr/str in inline asm so the compiler can neither
  * split, merge nor reorder it against other MMIO. Ordering between ring

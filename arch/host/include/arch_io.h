@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Native (host) build of the portable code, for unit tests and fuzzing:
  * barriers are C11 fences and "MMIO" is plain volatile memory. */
 #ifndef BV_ARCH_IO_H

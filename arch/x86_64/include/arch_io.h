@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* x86_64 barriers, MMIO and port I/O for drivers/ and vsock/.
  * x86 keeps stores in order and loads in order, so write and read barriers
  * only have to stop the compiler; a full barrier must also order an earlier

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The stdio.h subset barevsock uses on x86_64: formatted output to the
  * console and into buffers. No FILE streams, no input, no floating point. */
 #ifndef BV_X86_STDIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The string.h subset barevsock uses on x86_64, where there is no picolibc.
  * gcc emits calls to mem* on its own, so those must exist even if unused. */
 #ifndef BV_X86_STRING_H

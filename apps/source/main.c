@@ -49,7 +49,7 @@ static int serve(int i)
 		if (n == BV_EAGAIN)
 			return moved;
 		if (n <= 0) {
-			finish(i, n ? n : BV_ECLOSED);   /* EOF before the whole count */
+			finish(i, n ? n : BV_EPROTO);    /* EOF before the whole count */
 			return 1;
 		}
 		moved = 1;

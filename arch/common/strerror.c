@@ -21,7 +21,6 @@ const char *bv_strerror(int err)
 	case BV_ENOTSUP:      return "not supported";
 	case BV_EMSGSIZE:     return "message too long";
 	case BV_EBADF:        return "bad socket handle";
-	case BV_ECLOSED:      return "socket closed";
 	default:              return err >= 0 ? "ok" : "unknown error";
 	}
 }

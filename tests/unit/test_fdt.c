@@ -8,8 +8,8 @@
 #include "bv/err.h"
 #include "drivers/fdt.h"
 
-static int failures;
-#define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+#define CHECK_MAIN
+#include "tests/unit/check.h"
 
 static uint8_t st[4096], strs[1024];
 static uint32_t nst, nstrs;
@@ -220,10 +220,5 @@ int main(void)
 {
 	test_good();
 	test_malformed();
-	if (failures) {
-		printf("test_fdt: %d FAILED\n", failures);
-		return 1;
-	}
-	printf("test_fdt: all passed\n");
-	return 0;
+	return check_report("test_fdt");
 }

@@ -8,8 +8,8 @@
 #include "bv/err.h"
 #include "drivers/virtq.h"
 
-static int failures;
-#define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+#define CHECK_MAIN
+#include "tests/unit/check.h"
 
 static struct virtq q;
 static unsigned notifies;
@@ -270,10 +270,5 @@ int main(void)
 	test_mid_chain_id();
 	test_unpublished();
 	test_readonly_len_ignored();
-	if (failures) {
-		printf("test_virtq: %d FAILED\n", failures);
-		return 1;
-	}
-	printf("test_virtq: all passed\n");
-	return 0;
+	return check_report("test_virtq");
 }

@@ -3,7 +3,8 @@
 HOST_UNIT_DEPS := host/vring.c host/vhu.c host/bridge.c host/vring.h host/vhu.h host/bridge.h \
 	vsock/vsock_wire.h tests/unit/test_host_fakeguest.h
 
-UNIT_TESTS += $(HOSTBUILD)/test_host_vring $(HOSTBUILD)/test_host_vhu $(HOSTBUILD)/test_host_conn
+UNIT_TESTS += $(HOSTBUILD)/test_host_vring $(HOSTBUILD)/test_host_vhu $(HOSTBUILD)/test_host_conn \
+	$(HOSTBUILD)/test_host_pcap
 
 $(HOSTBUILD)/test_host_vring: tests/unit/test_host_vring.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
@@ -16,3 +17,7 @@ $(HOSTBUILD)/test_host_vhu: tests/unit/test_host_vhu.c $(HOST_UNIT_DEPS)
 $(HOSTBUILD)/test_host_conn: tests/unit/test_host_conn.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/bridge.c
+
+$(HOSTBUILD)/test_host_pcap: tests/unit/test_host_pcap.c host/pcap.c host/pcap.h vsock/vsock_wire.h
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/pcap.c

@@ -18,6 +18,6 @@ $(HOSTBUILD)/test_host_conn: tests/unit/test_host_conn.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/bridge.c
 
-$(HOSTBUILD)/test_host_pcap: tests/unit/test_host_pcap.c host/pcap.c host/pcap.h vsock/vsock_wire.h
+$(HOSTBUILD)/test_host_pcap: tests/unit/test_host_pcap.c host/pcap.c host/pcap.h vsock/vsock_wire.h tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/pcap.c

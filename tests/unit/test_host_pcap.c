@@ -16,11 +16,8 @@
 #include <unistd.h>
 
 #include "host/pcap.h"
-
-static int fails;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); fails++; } } while (0)
-#define CHECK_EQ(a, b) do { long long _a = (long long)(a), _b = (long long)(b); if (_a != _b) { \
-	fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, #a, #b, _a, _b); fails++; } } while (0)
+#define CHECK_MAIN
+#include "tests/unit/check.h"
 
 static char dir[] = "/tmp/bvpcap-XXXXXX";
 
@@ -302,10 +299,5 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	if (fails) {
-		fprintf(stderr, "test_host_pcap: %d check(s) failed\n", fails);
-		return 1;
-	}
-	printf("test_host_pcap: all checks passed\n");
-	return 0;
+	return check_report("test_host_pcap");
 }

@@ -5,6 +5,7 @@
 #   make host                        host-side tools and unit tests -> build/host/
 #   make test                        everything above, then the test suite
 #   make run                         boot the main app and show it working
+#   make docs                        regenerate docs/ pictures and tables (docs/docs.mk)
 
 ARCHES := x86_64 aarch64 arm
 ARCH ?= x86_64
@@ -67,6 +68,7 @@ UNIT_TESTS :=
 -include $(wildcard tests/unit/*.mk)
 -include fuzz/fuzz.mk
 -include bench/bench.mk
+-include docs/docs.mk
 
 host: $(HOST_TOOLS) $(UNIT_TESTS)
 

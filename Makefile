@@ -29,7 +29,7 @@ VSOCK_SRCS :=
 -include drivers/drivers.mk
 -include vsock/vsock.mk
 
-LIB_SRCS := $(ARCH_SRCS) $(wildcard arch/common/*.c) $(DRIVER_SRCS) $(VSOCK_SRCS)
+LIB_SRCS := $(ARCH_SRCS) $(wildcard arch/common/*.c) base/log.c base/strerror.c $(DRIVER_SRCS) $(VSOCK_SRCS)
 LIB_OBJS := $(patsubst %,$(BUILD)/%.o,$(LIB_SRCS))
 
 APPS := $(notdir $(patsubst %/,%,$(dir $(wildcard apps/*/*.c))))

@@ -2,9 +2,9 @@
 /* PCI bus 0 enumeration and BAR assignment for a firmware-less guest.
  * x86_64 uses configuration mechanism #1 (port I/O); Arm uses ECAM found in
  * the device tree. Non-goals: bridges/other buses, IO BARs, MSI, hot-plug. */
-#include <stdio.h>
 #include "bv/arch.h"
 #include "bv/err.h"
+#include "bv/log.h"
 #include "drivers/pci.h"
 #include "drivers/fdt.h"
 #include "drivers/virtio.h"
@@ -14,13 +14,6 @@ static uint64_t win_next, win_end;   /* free 32-bit memory window for BARs */
 static char host_desc[64];
 
 #if defined(__x86_64__)
-/* Our own port accessors (port first), so the argument order of whatever the
- * arch header provides cannot silently swap port and value here. */
-static inline void cf_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port) : "memory"); }
-static inline void cf_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port) : "memory"); }
-static inline uint32_t cf_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory"); return v; }
-static inline uint16_t cf_inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port) : "memory"); return v; }
-
 /* Mechanism #1: address to 0xCF8 (32-bit), data at 0xCFC + (off & 3). */
 #define PCI_CONF_ADDR 0xcf8
 #define PCI_CONF_DATA 0xcfc
@@ -32,23 +25,23 @@ static uint32_t conf_addr(const struct pci_func *f, unsigned off)
 }
 uint32_t pci_read32(const struct pci_func *f, unsigned off)
 {
-	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
-	return cf_inl(PCI_CONF_DATA);
+	bv_pio_out32(PCI_CONF_ADDR, conf_addr(f, off));
+	return bv_pio_in32(PCI_CONF_DATA);
 }
 uint16_t pci_read16(const struct pci_func *f, unsigned off)
 {
-	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
-	return cf_inw((uint16_t)(PCI_CONF_DATA + (off & 2)));
+	bv_pio_out32(PCI_CONF_ADDR, conf_addr(f, off));
+	return bv_pio_in16((uint16_t)(PCI_CONF_DATA + (off & 2)));
 }
 void pci_write32(const struct pci_func *f, unsigned off, uint32_t v)
 {
-	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
-	cf_outl(PCI_CONF_DATA, v);
+	bv_pio_out32(PCI_CONF_ADDR, conf_addr(f, off));
+	bv_pio_out32(PCI_CONF_DATA, v);
 }
 void pci_write16(const struct pci_func *f, unsigned off, uint16_t v)
 {
-	cf_outl(PCI_CONF_ADDR, conf_addr(f, off));
-	cf_outw((uint16_t)(PCI_CONF_DATA + (off & 2)), v);
+	bv_pio_out32(PCI_CONF_ADDR, conf_addr(f, off));
+	bv_pio_out16((uint16_t)(PCI_CONF_DATA + (off & 2)), v);
 }
 
 int pci_init(void)
@@ -56,8 +49,8 @@ int pci_init(void)
 	if (pci_state)
 		return pci_state > 0 ? BV_OK : pci_state;
 	/* Mechanism #1 is there when the address register reads back what we wrote. */
-	cf_outl(PCI_CONF_ADDR, 0x80000000u);
-	if (cf_inl(PCI_CONF_ADDR) != 0x80000000u) {
+	bv_pio_out32(PCI_CONF_ADDR, 0x80000000u);
+	if (bv_pio_in32(PCI_CONF_ADDR) != 0x80000000u) {
 		pci_state = BV_ENODEV;
 		return pci_state;
 	}
@@ -66,7 +59,7 @@ int pci_init(void)
 	 * firmware left a BAR at 0 (qboot). */
 	win_next = 0xc0000000u;
 	win_end = 0xd0000000u;
-	snprintf(host_desc, sizeof(host_desc), "port-io 0xcf8");
+	bv_snprintf(host_desc, sizeof(host_desc), "port-io 0xcf8");
 	pci_state = 1;
 	return BV_OK;
 }
@@ -78,10 +71,10 @@ static uintptr_t conf_ptr(const struct pci_func *f, unsigned off)
 	return ecam + ((uintptr_t)f->bus << 20 | (uintptr_t)f->dev << 15 |
 		       (uintptr_t)f->fn << 12 | off);
 }
-uint32_t pci_read32(const struct pci_func *f, unsigned off) { return mmio_read32(conf_ptr(f, off & ~3u)); }
-uint16_t pci_read16(const struct pci_func *f, unsigned off) { return mmio_read16(conf_ptr(f, off & ~1u)); }
-void pci_write32(const struct pci_func *f, unsigned off, uint32_t v) { mmio_write32(conf_ptr(f, off & ~3u), v); }
-void pci_write16(const struct pci_func *f, unsigned off, uint16_t v) { mmio_write16(conf_ptr(f, off & ~1u), v); }
+uint32_t pci_read32(const struct pci_func *f, unsigned off) { return bv_mmio_read32(conf_ptr(f, off & ~3u)); }
+uint16_t pci_read16(const struct pci_func *f, unsigned off) { return bv_mmio_read16(conf_ptr(f, off & ~1u)); }
+void pci_write32(const struct pci_func *f, unsigned off, uint32_t v) { bv_mmio_write32(conf_ptr(f, off & ~3u), v); }
+void pci_write16(const struct pci_func *f, unsigned off, uint16_t v) { bv_mmio_write16(conf_ptr(f, off & ~1u), v); }
 
 int pci_init(void)
 {
@@ -96,11 +89,11 @@ int pci_init(void)
 		return pci_state;
 	uint64_t base, size;
 	if (fdt_reg(dt, node, 0, &base, &size) != BV_OK) {
-		printf("pci: host bridge node has no usable reg\n");
+		bv_logf("pci: host bridge node has no usable reg\n");
 		return pci_state;
 	}
 	if (base + size - 1 > (uint64_t)UINTPTR_MAX) {
-		printf("pci: ECAM at 0x%llx is out of reach of this CPU (use highmem=off)\n",
+		bv_logf("pci: ECAM at 0x%llx is out of reach of this CPU (use highmem=off)\n",
 		       (unsigned long long)base);
 		return pci_state;
 	}
@@ -110,7 +103,7 @@ int pci_init(void)
 	const uint8_t *r = fdt_getprop(dt, node, "ranges", &len);
 	uint32_t entry = 4 * (3 + pac + 2);
 	if (!r || pac < 1 || pac > 2) {
-		printf("pci: host bridge node has no usable ranges\n");
+		bv_logf("pci: host bridge node has no usable ranges\n");
 		return pci_state;
 	}
 	for (uint32_t o = 0; o + entry <= len; o += entry) {
@@ -123,11 +116,11 @@ int pci_init(void)
 		}
 	}
 	if (win_end == 0) {
-		printf("pci: no 32-bit memory window in the host bridge ranges\n");
+		bv_logf("pci: no 32-bit memory window in the host bridge ranges\n");
 		return pci_state;
 	}
 	ecam = (uintptr_t)base;
-	snprintf(host_desc, sizeof(host_desc), "ecam@0x%llx", (unsigned long long)base);
+	bv_snprintf(host_desc, sizeof(host_desc), "ecam@0x%llx", (unsigned long long)base);
 	pci_state = 1;
 	return BV_OK;
 }
@@ -218,13 +211,13 @@ int pci_enable(const struct pci_func *f)
 			continue;
 		}
 		if (size > 0x80000000ull) {
-			printf("pci: %02x:%02x.%x BAR%u wants 0x%llx bytes, too large\n",
+			bv_logf("pci: %02x:%02x.%x BAR%u wants 0x%llx bytes, too large\n",
 			       f->bus, f->dev, f->fn, i, (unsigned long long)size);
 			return BV_ENOBUFS;
 		}
 		uint64_t a = (win_next + size - 1) & ~(size - 1);   /* natural alignment */
 		if (a + size > win_end) {
-			printf("pci: no room for %02x:%02x.%x BAR%u (0x%llx bytes)\n",
+			bv_logf("pci: no room for %02x:%02x.%x BAR%u (0x%llx bytes)\n",
 			       f->bus, f->dev, f->fn, i, (unsigned long long)size);
 			return BV_ENOBUFS;
 		}

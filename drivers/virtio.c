@@ -2,10 +2,10 @@
 /* Transport-independent virtio: the device table filled by the transport
  * scans, the spec's initialisation sequence (3.1.1), config-space reads.
  * Non-goals: device-specific logic, interrupts, re-initialisation after NEEDS_RESET. */
-#include <stdio.h>
 #include <string.h>
 #include "bv/arch.h"
 #include "bv/err.h"
+#include "bv/log.h"
 #include "bv/exit.h"
 #include "drivers/fdt.h"
 #include "drivers/virtio.h"
@@ -71,7 +71,7 @@ int virtio_probe(uint32_t device_id, unsigned nth, struct virtio_dev **out)
 
 static int fail(struct virtio_dev *d, const char *step, int err, const char *why)
 {
-	printf("virtio: init of device %u at %s failed at %s: %s (%s)\n",
+	bv_logf("virtio: init of device %u at %s failed at %s: %s (%s)\n",
 	       (unsigned)d->device_id, d->where, step, why, bv_strerror(err));
 	d->ops->set_status(d, (uint8_t)(d->ops->get_status(d) | VIRTIO_STATUS_FAILED));
 	return err;
@@ -93,7 +93,7 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 		return fail(d, "feature negotiation", BV_ENOTSUP, "modern device does not offer VERSION_1");
 	if ((offered & required) != required) {
 		char why[80];
-		snprintf(why, sizeof(why), "required features 0x%llx missing (offered 0x%llx)",
+		bv_snprintf(why, sizeof(why), "required features 0x%llx missing (offered 0x%llx)",
 			 (unsigned long long)(required & ~offered), (unsigned long long)offered);
 		return fail(d, "feature negotiation", BV_ENOTSUP, why);
 	}
@@ -113,7 +113,7 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 		unsigned max = o->queue_max(d, i);
 		if (max == 0) {
 			char why[48];
-			snprintf(why, sizeof(why), "device has no queue %u", i);
+			bv_snprintf(why, sizeof(why), "device has no queue %u", i);
 			return fail(d, "queue setup", BV_ENODEV, why);
 		}
 		unsigned size = BV_VIRTQ_MAX_SIZE;
@@ -124,7 +124,7 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 			rc = o->setup_queue(d, qs[i]);
 		if (rc < 0) {
 			char why[48];
-			snprintf(why, sizeof(why), "queue %u (size %u, max %u)", i, size, max);
+			bv_snprintf(why, sizeof(why), "queue %u (size %u, max %u)", i, size, max);
 			return fail(d, "queue setup", rc, why);
 		}
 	}

@@ -4,10 +4,10 @@
  * kernel command line ("virtio_mmio.device=<size>@<addr>:<irq>", acpi=off)
  * or else microvm's fixed slot layout.
  * Non-goals: interrupts (we poll; InterruptStatus is never acknowledged). */
-#include <stdio.h>
 #include <string.h>
 #include "bv/arch.h"
 #include "bv/err.h"
+#include "bv/log.h"
 #include "drivers/fdt.h"
 #include "drivers/pci.h"
 #include "drivers/virtio.h"
@@ -45,8 +45,8 @@
 #define MICROVM_MMIO_SLOTS 24
 #define MMIO_PAGE_SIZE    4096u
 
-static uint32_t rd(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t.mmio.base + off); }
-static void wr(struct virtio_dev *d, unsigned off, uint32_t v) { mmio_write32(d->t.mmio.base + off, v); }
+static uint32_t rd(struct virtio_dev *d, unsigned off) { return bv_mmio_read32(d->t.mmio.base + off); }
+static void wr(struct virtio_dev *d, unsigned off, uint32_t v) { bv_mmio_write32(d->t.mmio.base + off, v); }
 static int legacy(struct virtio_dev *d) { return d->transport == VIRTIO_TRANSPORT_MMIO_V1; }
 
 static int vm_reset(struct virtio_dev *d)
@@ -55,7 +55,7 @@ static int vm_reset(struct virtio_dev *d)
 	for (unsigned i = 0; i < VIRTIO_RESET_POLLS; i++) {
 		if (rd(d, MMIO_STATUS) == 0)
 			return BV_OK;
-		arch_relax();
+		bv_port_relax();
 	}
 	return BV_EIO;
 }
@@ -110,7 +110,8 @@ static int vm_setup_queue(struct virtio_dev *d, struct virtq *q)
 		 * which is how virtq_init laid it out. */
 		wr(d, MMIO_QUEUE_ALIGN, VIRTQ_LEGACY_ALIGN);
 		virtq_set_notify(q, vm_notify_hook, d);
-		bv_wmb();
+		/* Ring memory must be in place before the device may look at it. */
+		bv_io_wmb();
 		wr(d, MMIO_QUEUE_PFN, (uint32_t)(a >> 12));
 		return BV_OK;
 	}
@@ -125,16 +126,21 @@ static int vm_setup_queue(struct virtio_dev *d, struct virtq *q)
 		wr(d, lo[i] + 4, (uint32_t)(a[i] >> 32));
 	}
 	virtq_set_notify(q, vm_notify_hook, d);
-	bv_wmb();
+	bv_io_wmb();
 	wr(d, MMIO_QUEUE_READY, 1);
 	return BV_OK;
 }
 
-static void vm_notify(struct virtio_dev *d, unsigned idx) { wr(d, MMIO_QUEUE_NOTIFY, idx); }
+static void vm_notify(struct virtio_dev *d, unsigned idx)
+{
+	/* The published ring must reach the device before the doorbell does. */
+	bv_io_wmb();
+	wr(d, MMIO_QUEUE_NOTIFY, idx);
+}
 
-static uint8_t vm_cfg8(struct virtio_dev *d, unsigned off) { return mmio_read8(d->t.mmio.base + MMIO_CONFIG + off); }
-static uint16_t vm_cfg16(struct virtio_dev *d, unsigned off) { return mmio_read16(d->t.mmio.base + MMIO_CONFIG + off); }
-static uint32_t vm_cfg32(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t.mmio.base + MMIO_CONFIG + off); }
+static uint8_t vm_cfg8(struct virtio_dev *d, unsigned off) { return bv_mmio_read8(d->t.mmio.base + MMIO_CONFIG + off); }
+static uint16_t vm_cfg16(struct virtio_dev *d, unsigned off) { return bv_mmio_read16(d->t.mmio.base + MMIO_CONFIG + off); }
+static uint32_t vm_cfg32(struct virtio_dev *d, unsigned off) { return bv_mmio_read32(d->t.mmio.base + MMIO_CONFIG + off); }
 static uint32_t vm_cfggen(struct virtio_dev *d) { return legacy(d) ? 0 : rd(d, MMIO_CONFIG_GEN); }
 
 static const struct virtio_ops virtio_mmio_ops = {
@@ -151,25 +157,25 @@ static int probe_slot(uint64_t addr, const char *src)
 	if (addr > (uint64_t)UINTPTR_MAX)
 		return 0;
 	uintptr_t b = (uintptr_t)addr;
-	if (mmio_read32(b + MMIO_MAGIC) != MMIO_MAGIC_VALUE)
+	if (bv_mmio_read32(b + MMIO_MAGIC) != MMIO_MAGIC_VALUE)
 		return 0;
-	uint32_t ver = mmio_read32(b + MMIO_VERSION), id = mmio_read32(b + MMIO_DEVICE_ID);
+	uint32_t ver = bv_mmio_read32(b + MMIO_VERSION), id = bv_mmio_read32(b + MMIO_DEVICE_ID);
 	if (id == 0)
 		return 0;           /* empty slot */
 	if (ver != 1 && ver != 2) {
-		printf("virtio: mmio@0x%llx has unknown version %u, skipped\n", (unsigned long long)addr, (unsigned)ver);
+		bv_logf("virtio: mmio@0x%llx has unknown version %u, skipped\n", (unsigned long long)addr, (unsigned)ver);
 		return 0;
 	}
 	struct virtio_dev *d = virtio_dev_alloc();
 	if (!d) {
-		printf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping mmio@0x%llx\n",
+		bv_logf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping mmio@0x%llx\n",
 		       (unsigned long long)addr);
 		return 0;
 	}
 	d->transport = ver == 1 ? VIRTIO_TRANSPORT_MMIO_V1 : VIRTIO_TRANSPORT_MMIO_V2;
 	d->device_id = id;
 	d->t.mmio.base = b;
-	snprintf(d->where, sizeof(d->where), "mmio@0x%llx (%s)", (unsigned long long)addr, src);
+	bv_snprintf(d->where, sizeof(d->where), "mmio@0x%llx (%s)", (unsigned long long)addr, src);
 	d->ops = &virtio_mmio_ops;
 	return 1;
 }

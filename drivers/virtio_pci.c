@@ -2,9 +2,9 @@
 /* Modern virtio-pci transport (virtio 1.x section 4.1): vendor capabilities
  * locate common/notify/ISR/device config in memory BARs. Non-goals: the legacy
  * IO-BAR interface, MSI-X (q_msix = 0xFFFF: we poll), interrupts. */
-#include <stdio.h>
 #include "bv/arch.h"
 #include "bv/err.h"
+#include "bv/log.h"
 #include "drivers/pci.h"
 #include "drivers/virtio.h"
 
@@ -50,40 +50,40 @@ static uintptr_t cm(struct virtio_dev *d, unsigned off) { return d->t.pci.common
 
 static int vp_reset(struct virtio_dev *d)
 {
-	mmio_write8(cm(d, COMMON_STATUS), 0);
+	bv_mmio_write8(cm(d, COMMON_STATUS), 0);
 	/* Reset completes when the device reads back 0. */
 	for (unsigned i = 0; i < VIRTIO_RESET_POLLS; i++) {
-		if (mmio_read8(cm(d, COMMON_STATUS)) == 0)
+		if (bv_mmio_read8(cm(d, COMMON_STATUS)) == 0)
 			return BV_OK;
-		arch_relax();
+		bv_port_relax();
 	}
 	return BV_EIO;
 }
-static uint8_t vp_get_status(struct virtio_dev *d) { return mmio_read8(cm(d, COMMON_STATUS)); }
-static void vp_set_status(struct virtio_dev *d, uint8_t s) { mmio_write8(cm(d, COMMON_STATUS), s); }
+static uint8_t vp_get_status(struct virtio_dev *d) { return bv_mmio_read8(cm(d, COMMON_STATUS)); }
+static void vp_set_status(struct virtio_dev *d, uint8_t s) { bv_mmio_write8(cm(d, COMMON_STATUS), s); }
 
 static uint64_t vp_get_features(struct virtio_dev *d)
 {
-	mmio_write32(cm(d, COMMON_DFSELECT), 0);
-	uint64_t lo = mmio_read32(cm(d, COMMON_DF));
-	mmio_write32(cm(d, COMMON_DFSELECT), 1);
-	uint64_t hi = mmio_read32(cm(d, COMMON_DF));
+	bv_mmio_write32(cm(d, COMMON_DFSELECT), 0);
+	uint64_t lo = bv_mmio_read32(cm(d, COMMON_DF));
+	bv_mmio_write32(cm(d, COMMON_DFSELECT), 1);
+	uint64_t hi = bv_mmio_read32(cm(d, COMMON_DF));
 	return hi << 32 | lo;
 }
 static void vp_set_features(struct virtio_dev *d, uint64_t f)
 {
-	mmio_write32(cm(d, COMMON_GFSELECT), 0);
-	mmio_write32(cm(d, COMMON_GF), (uint32_t)f);
-	mmio_write32(cm(d, COMMON_GFSELECT), 1);
-	mmio_write32(cm(d, COMMON_GF), (uint32_t)(f >> 32));
+	bv_mmio_write32(cm(d, COMMON_GFSELECT), 0);
+	bv_mmio_write32(cm(d, COMMON_GF), (uint32_t)f);
+	bv_mmio_write32(cm(d, COMMON_GFSELECT), 1);
+	bv_mmio_write32(cm(d, COMMON_GF), (uint32_t)(f >> 32));
 }
 
 static unsigned vp_queue_max(struct virtio_dev *d, unsigned idx)
 {
-	if (idx >= mmio_read16(cm(d, COMMON_NUMQ)))
+	if (idx >= bv_mmio_read16(cm(d, COMMON_NUMQ)))
 		return 0;
-	mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
-	return mmio_read16(cm(d, COMMON_Q_SIZE));
+	bv_mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
+	return bv_mmio_read16(cm(d, COMMON_Q_SIZE));
 }
 
 static void vp_notify_hook(struct virtq *q, void *ctx)
@@ -94,22 +94,22 @@ static void vp_notify_hook(struct virtq *q, void *ctx)
 
 static int vp_setup_queue(struct virtio_dev *d, struct virtq *q)
 {
-	mmio_write16(cm(d, COMMON_Q_SELECT), q->index);
-	if (mmio_read16(cm(d, COMMON_Q_ENABLE)))
+	bv_mmio_write16(cm(d, COMMON_Q_SELECT), q->index);
+	if (bv_mmio_read16(cm(d, COMMON_Q_ENABLE)))
 		return BV_EIO;      /* must be off after reset */
-	mmio_write16(cm(d, COMMON_Q_SIZE), q->size);
-	mmio_write16(cm(d, COMMON_Q_MSIX), VIRTIO_MSI_NO_VECTOR);
+	bv_mmio_write16(cm(d, COMMON_Q_SIZE), q->size);
+	bv_mmio_write16(cm(d, COMMON_Q_MSIX), VIRTIO_MSI_NO_VECTOR);
 	uint64_t a[3] = { virtq_desc_addr(q), virtq_avail_addr(q), virtq_used_addr(q) };
 	for (unsigned i = 0; i < 3; i++) {
-		mmio_write32(cm(d, COMMON_Q_DESCLO + 8 * i), (uint32_t)a[i]);
-		mmio_write32(cm(d, COMMON_Q_DESCHI + 8 * i), (uint32_t)(a[i] >> 32));
+		bv_mmio_write32(cm(d, COMMON_Q_DESCLO + 8 * i), (uint32_t)a[i]);
+		bv_mmio_write32(cm(d, COMMON_Q_DESCHI + 8 * i), (uint32_t)(a[i] >> 32));
 	}
 	if (q->index < VIRTIO_PCI_CACHED_QUEUES)
-		d->t.pci.notify_off[q->index] = mmio_read16(cm(d, COMMON_Q_NOFF));
+		d->t.pci.notify_off[q->index] = bv_mmio_read16(cm(d, COMMON_Q_NOFF));
 	virtq_set_notify(q, vp_notify_hook, d);
 	/* Ring memory must be in place before the device may look at it. */
-	bv_wmb();
-	mmio_write16(cm(d, COMMON_Q_ENABLE), 1);
+	bv_io_wmb();
+	bv_mmio_write16(cm(d, COMMON_Q_ENABLE), 1);
 	return BV_OK;
 }
 
@@ -119,17 +119,19 @@ static void vp_notify(struct virtio_dev *d, unsigned idx)
 	if (idx < VIRTIO_PCI_CACHED_QUEUES) {
 		noff = d->t.pci.notify_off[idx];
 	} else {
-		mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
-		noff = mmio_read16(cm(d, COMMON_Q_NOFF));
+		bv_mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
+		noff = bv_mmio_read16(cm(d, COMMON_Q_NOFF));
 	}
-	/* The doorbell value is the queue index (no NOTIFICATION_DATA). */
-	mmio_write16(d->t.pci.notify + (uintptr_t)noff * d->t.pci.notify_mult, (uint16_t)idx);
+	/* The published ring must reach the device before the doorbell does.
+	 * The doorbell value is the queue index (no NOTIFICATION_DATA). */
+	bv_io_wmb();
+	bv_mmio_write16(d->t.pci.notify + (uintptr_t)noff * d->t.pci.notify_mult, (uint16_t)idx);
 }
 
-static uint8_t vp_cfg8(struct virtio_dev *d, unsigned off) { return mmio_read8(d->t.pci.device + off); }
-static uint16_t vp_cfg16(struct virtio_dev *d, unsigned off) { return mmio_read16(d->t.pci.device + off); }
-static uint32_t vp_cfg32(struct virtio_dev *d, unsigned off) { return mmio_read32(d->t.pci.device + off); }
-static uint32_t vp_cfggen(struct virtio_dev *d) { return mmio_read8(cm(d, COMMON_CFGGEN)); }
+static uint8_t vp_cfg8(struct virtio_dev *d, unsigned off) { return bv_mmio_read8(d->t.pci.device + off); }
+static uint16_t vp_cfg16(struct virtio_dev *d, unsigned off) { return bv_mmio_read16(d->t.pci.device + off); }
+static uint32_t vp_cfg32(struct virtio_dev *d, unsigned off) { return bv_mmio_read32(d->t.pci.device + off); }
+static uint32_t vp_cfggen(struct virtio_dev *d) { return bv_mmio_read8(cm(d, COMMON_CFGGEN)); }
 
 static const struct virtio_ops virtio_pci_ops = {
 	.reset = vp_reset, .get_status = vp_get_status, .set_status = vp_set_status,
@@ -191,12 +193,12 @@ int virtio_pci_scan(void)
 			continue;
 		struct virtio_dev *d = virtio_dev_alloc();
 		if (!d) {
-			printf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping pci %02x:%02x.%x\n",
+			bv_logf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping pci %02x:%02x.%x\n",
 			       f->bus, f->dev, f->fn);
 			break;
 		}
 		if (find_caps(f, d) < 0) {
-			printf("virtio: pci %02x:%02x.%x has no modern capabilities, skipped\n",
+			bv_logf("virtio: pci %02x:%02x.%x has no modern capabilities, skipped\n",
 			       f->bus, f->dev, f->fn);
 			d->ops = NULL;   /* give the slot back */
 			continue;
@@ -205,7 +207,7 @@ int virtio_pci_scan(void)
 		d->transport = VIRTIO_TRANSPORT_PCI;
 		d->device_id = id;
 		d->t.pci.bus = f->bus; d->t.pci.dev = f->dev; d->t.pci.fn = f->fn;
-		snprintf(d->where, sizeof(d->where), "pci %02x:%02x.%x (%s) common@0x%llx",
+		bv_snprintf(d->where, sizeof(d->where), "pci %02x:%02x.%x (%s) common@0x%llx",
 			 f->bus, f->dev, f->fn, pci_host_desc(), (unsigned long long)d->t.pci.common);
 		found++;
 	}

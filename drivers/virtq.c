@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Split virtqueue bookkeeping for a polled driver: free list, chains, publish,
- * and reaping used entries without trusting the device.
+ * and reaping used entries without trusting the device. Every address the
+ * device sees comes from bv_port_dma_addr, and every piece of memory it
+ * shares with the device is cleaned before the device may read it and
+ * invalidated before the CPU reads what the device wrote (bv/port.h).
  * Non-goals: interrupts, EVENT_IDX, indirect descriptors. */
 #include <string.h>
-#include "bv/arch.h"
 #include "bv/err.h"
+#include "bv/port.h"
 #include "drivers/virtq.h"
 
 /* in_flight[] per chain head */
@@ -32,9 +35,14 @@ int virtq_init(struct virtq *q, uint16_t index, uint16_t size)
 	memset(&q->stats, 0, sizeof(q->stats));
 	memset(q->token, 0, sizeof(q->token));
 	memset(q->in_flight, 0, sizeof(q->in_flight));
+	memset(q->seg_buf, 0, sizeof(q->seg_buf));
+	memset(q->seg_wlen, 0, sizeof(q->seg_wlen));
 	q->n_unpub = 0;
 	/* We poll; the device need not interrupt us. */
 	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	/* The device reads the zeroed rings (and the used ring's zero index)
+	 * from memory, not from our cache. */
+	bv_port_dma_clean(q->ring, (size_t)((uint8_t *)&q->used->ring[size] - q->ring));
 	return BV_OK;
 }
 
@@ -55,12 +63,18 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
 	uint32_t cap = 0;
 	for (unsigned k = 0; k < n; k++) {
 		struct virtq_desc *d = &q->desc[i];
-		d->addr = seg[k].addr;
+		d->addr = bv_port_dma_addr(seg[k].buf);
 		d->len = seg[k].len;
 		d->flags = (uint16_t)((k >= n_out ? VIRTQ_DESC_F_WRITE : 0) |
 				      (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+		q->seg_buf[i] = seg[k].buf;
+		q->seg_wlen[i] = k >= n_out ? seg[k].len : 0;
 		if (k >= n_out)
 			cap += seg[k].len;
+		/* Readable buffers for their contents; writable ones so no dirty
+		 * line of ours is written back over what the device puts there. */
+		bv_port_dma_clean(seg[k].buf, seg[k].len);
+		bv_port_dma_clean(d, sizeof(*d));
 		i = d->next;    /* free list is threaded through .next */
 	}
 	q->free_head = i;
@@ -70,7 +84,9 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
 	q->in_cap[head] = cap;
 	q->in_flight[head] = CHAIN_ADDED;
 	q->unpub[q->n_unpub++] = head;   /* < size: each chain holds a descriptor */
-	q->avail->ring[q->avail_shadow & (q->size - 1)] = head;
+	unsigned slot = q->avail_shadow & (q->size - 1);
+	q->avail->ring[slot] = head;
+	bv_port_dma_clean(&q->avail->ring[slot], sizeof(q->avail->ring[slot]));
 	q->avail_shadow++;
 	q->stats.added++;
 	return BV_OK;
@@ -83,6 +99,7 @@ void virtq_kick(struct virtq *q)
 	/* Descriptors and ring slots must be visible before the index that exposes them. */
 	bv_wmb();
 	q->avail->idx = q->avail_shadow;
+	bv_port_dma_clean(&q->avail->idx, sizeof(q->avail->idx));
 	/* Only now may the device use these chains, so only now may it complete
 	 * them: a used entry naming a head re-added since the last kick (the
 	 * device repeating the head's previous completion) is forged. */
@@ -92,6 +109,7 @@ void virtq_kick(struct virtq *q)
 	/* The index store must land before we sample the device's suppression flag,
 	 * or we could miss a device that just went back to sleep. */
 	bv_mb();
+	bv_port_dma_invalidate(&q->used->flags, sizeof(q->used->flags));
 	if (*(volatile uint16_t *)&q->used->flags & VIRTQ_USED_F_NO_NOTIFY) {
 		q->stats.notifies_suppressed++;
 		return;
@@ -99,6 +117,17 @@ void virtq_kick(struct virtq *q)
 	q->stats.kicks++;
 	if (q->notify)
 		q->notify(q, q->notify_ctx);
+}
+
+/* The CPU is about to read what the device wrote into this chain. */
+static void invalidate_chain(struct virtq *q, uint16_t head)
+{
+	uint16_t i = head;
+	for (uint16_t k = 0; k < q->chain_len[head]; k++) {
+		if (q->seg_wlen[i])
+			bv_port_dma_invalidate(q->seg_buf[i], q->seg_wlen[i]);
+		i = q->desc[i].next;
+	}
 }
 
 static void free_chain(struct virtq *q, uint16_t head)
@@ -118,12 +147,15 @@ int virtq_pop_used(struct virtq *q, void **token, uint32_t *len)
 {
 	for (;;) {
 		/* The device moves used->idx when it finishes a chain. */
+		bv_port_dma_invalidate(&q->used->idx, sizeof(q->used->idx));
 		uint16_t used_idx = *(volatile uint16_t *)&q->used->idx;
 		if (used_idx == q->last_used)
 			return 0;
 		/* Read the entry only after seeing the index that covers it. */
 		bv_rmb();
-		struct virtq_used_elem e = q->used->ring[q->last_used & (q->size - 1)];
+		struct virtq_used_elem *ue = &q->used->ring[q->last_used & (q->size - 1)];
+		bv_port_dma_invalidate(ue, sizeof(*ue));
+		struct virtq_used_elem e = *ue;
 		q->last_used++;
 		if (e.id >= q->size) {
 			q->stats.bad_id++;
@@ -144,6 +176,7 @@ int virtq_pop_used(struct virtq *q, void **token, uint32_t *len)
 			q->stats.bad_len++;
 			continue;
 		}
+		invalidate_chain(q, (uint16_t)e.id);
 		*token = q->token[e.id];
 		*len = e.len;
 		free_chain(q, (uint16_t)e.id);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "bv/config.h"
+#include "bv/port.h"
 
 /* ---- wire structures (little-endian; every target is little-endian) ---- */
 #define VIRTQ_DESC_F_NEXT      1
@@ -57,14 +58,16 @@ _Static_assert(offsetof(struct virtq_used, ring) == 4, "used.ring at 4");
 _Static_assert((BV_VIRTQ_MAX_SIZE & (BV_VIRTQ_MAX_SIZE - 1)) == 0 && BV_VIRTQ_MAX_SIZE <= 32768,
 	       "BV_VIRTQ_MAX_SIZE must be a power of 2 <= 32768");
 
-/* A buffer segment. Guest-physical == virtual on every target (identity map). */
+/* A buffer segment, by CPU address: virtq_add hands the device
+ * bv_port_dma_addr(buf) and does the cache maintenance (bv/port.h), so no
+ * caller ever computes a device address. */
 struct virtq_seg {
-	uint64_t addr;
+	void *buf;
 	uint32_t len;
 };
 static inline struct virtq_seg virtq_seg(const void *p, uint32_t len)
 {
-	return (struct virtq_seg){ .addr = (uint64_t)(uintptr_t)p, .len = len };
+	return (struct virtq_seg){ .buf = (void *)(uintptr_t)p, .len = len };
 }
 
 /* What the device did wrong; each bad used entry is dropped after counting. */
@@ -99,6 +102,11 @@ struct virtq {
 	uint32_t in_cap[BV_VIRTQ_MAX_SIZE];
 	uint16_t chain_len[BV_VIRTQ_MAX_SIZE];
 	uint8_t in_flight[BV_VIRTQ_MAX_SIZE];
+	/* Per descriptor: the CPU address of its buffer and, when the device may
+	 * write it, its length (0 when device-readable), for the invalidate
+	 * before the CPU reads what the device wrote. */
+	void *seg_buf[BV_VIRTQ_MAX_SIZE];
+	uint32_t seg_wlen[BV_VIRTQ_MAX_SIZE];
 	/* Heads added since the last kick (private: not read back from the ring). */
 	uint16_t unpub[BV_VIRTQ_MAX_SIZE];
 	uint16_t n_unpub;
@@ -135,9 +143,9 @@ int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
 /* Free descriptors now. */
 static inline unsigned virtq_num_free(const struct virtq *q) { return q->num_free; }
 
-/* Guest-physical addresses of the three parts, for the transport. */
-static inline uint64_t virtq_desc_addr(const struct virtq *q)  { return (uint64_t)(uintptr_t)q->desc; }
-static inline uint64_t virtq_avail_addr(const struct virtq *q) { return (uint64_t)(uintptr_t)q->avail; }
-static inline uint64_t virtq_used_addr(const struct virtq *q)  { return (uint64_t)(uintptr_t)q->used; }
+/* Device-visible (DMA) addresses of the three parts, for the transport. */
+static inline uint64_t virtq_desc_addr(const struct virtq *q)  { return bv_port_dma_addr(q->desc); }
+static inline uint64_t virtq_avail_addr(const struct virtq *q) { return bv_port_dma_addr(q->avail); }
+static inline uint64_t virtq_used_addr(const struct virtq *q)  { return bv_port_dma_addr(q->used); }
 
 #endif

@@ -10,7 +10,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 
-EXIT_OK, EXIT_FAIL, EXIT_PANIC, EXIT_INVARIANT = 0, 1, 77, 78  # bv/exit.h
+EXIT_OK, EXIT_FAIL, EXIT_PANIC = 0, 1, 77  # bv/exit.h
 
 _COMMON = ["-accel", "tcg", "-nodefaults", "-display", "none",
            "-serial", "stdio", "-no-reboot", "-monitor", "none"]

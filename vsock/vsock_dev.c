@@ -4,11 +4,10 @@
  * fills TX from the engine's pull interface and drives the engine's clock,
  * all from vsock_poll(), which does a bounded amount of work per call.
  * Not here: protocol rules (vsock_engine.c) or the socket API. */
-#include <stdio.h>
 #include <string.h>
-#include "bv/arch.h"
 #include "bv/config.h"
 #include "bv/err.h"
+#include "bv/log.h"
 #include "bv/time.h"
 #include "drivers/virtio.h"
 #include "vsock/vsock.h"
@@ -18,22 +17,28 @@
 #define VSOCK_CFG_GUEST_CID 0      /* le64 in device config space */
 #define VSOCK_EVENT_BUFS    4
 
-/* One packet buffer: header and payload contiguous, so each is one descriptor. */
+/* One packet buffer: header and payload contiguous, so each is one
+ * descriptor. Each starts and ends on a cache line (BV_DMA_ALIGN), so the
+ * port's cache maintenance of one never touches its neighbour. */
 struct vsock_rxbuf {
 	struct vsock_hdr hdr;
 	uint8_t data[BV_VSOCK_RX_PKT_SIZE];
-} __attribute__((packed));
+} __attribute__((packed, aligned(BV_DMA_ALIGN)));
 
 struct vsock_txbuf {
 	struct vsock_hdr hdr;
 	uint8_t data[BV_VSOCK_TX_PKT_SIZE];
-} __attribute__((packed));
+} __attribute__((packed, aligned(BV_DMA_ALIGN)));
+
+struct vsock_evbuf {
+	struct vsock_event ev;
+} __attribute__((aligned(BV_DMA_ALIGN)));
 
 static struct virtio_dev *vdev;
 static struct virtq rxq, txq, evq;
-static struct vsock_rxbuf rxbufs[BV_VSOCK_RX_BUFS] __attribute__((aligned(64)));
-static struct vsock_txbuf txbufs[BV_VSOCK_TX_BUFS] __attribute__((aligned(64)));
-static struct vsock_event evbufs[VSOCK_EVENT_BUFS];
+static struct vsock_rxbuf rxbufs[BV_VSOCK_RX_BUFS];
+static struct vsock_txbuf txbufs[BV_VSOCK_TX_BUFS];
+static struct vsock_evbuf evbufs[VSOCK_EVENT_BUFS];
 static struct vsock_txbuf *tx_free[BV_VSOCK_TX_BUFS];
 static unsigned tx_nfree, tx_total, rx_total;
 static struct vsock_dev_stats dstats;
@@ -44,7 +49,7 @@ static int post_rx(struct vsock_rxbuf *b)
 	 * (a stale or repeated used entry) then reads as a header addressed to
 	 * CID 0 and is dropped, instead of replaying the packet that was here. */
 	memset(&b->hdr, 0, sizeof(b->hdr));
-	struct virtq_seg s = virtq_seg(b, sizeof(*b));
+	struct virtq_seg s = virtq_seg(b, VSOCK_HDR_SIZE + sizeof(b->data));
 	return virtq_add(&rxq, &s, 0, 1, b);
 }
 
@@ -65,13 +70,13 @@ int vsock_dev_init(void)
 	int rc = virtio_probe(VIRTIO_ID_VSOCK, 0, &vdev);
 
 	if (rc < 0) {
-		printf("vsock: no virtio-vsock device found (looked on pci and virtio-mmio)\n");
+		bv_logf("vsock: no virtio-vsock device found (looked on pci and virtio-mmio)\n");
 		vdev = NULL;
 		return rc;
 	}
 	rc = virtio_init(vdev, 1ull << VSOCK_F_SEQPACKET, 0, qs, 3);
 	if (rc < 0) {
-		printf("vsock: device init failed: %s\n", bv_strerror(rc));
+		bv_logf("vsock: device init failed: %s\n", bv_strerror(rc));
 		vdev = NULL;
 		return rc;
 	}
@@ -88,7 +93,7 @@ int vsock_dev_init(void)
 		rx_total++;
 	}
 	for (unsigned i = 0; i < VSOCK_EVENT_BUFS && virtq_num_free(&evq); i++)
-		if (post_event(&evbufs[i]) < 0)
+		if (post_event(&evbufs[i].ev) < 0)
 			break;
 	virtq_kick(&rxq);
 	virtq_kick(&evq);
@@ -97,7 +102,7 @@ int vsock_dev_init(void)
 		tx_free[tx_nfree++] = &txbufs[i];
 	tx_total = tx_nfree;
 
-	printf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s\n",
+	bv_logf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s\n",
 	       (unsigned long long)cid, virtio_transport_name(vdev->transport), vdev->where,
 	       rxq.size, txq.size, evq.size, seqpacket ? "on" : "off");
 	return BV_OK;

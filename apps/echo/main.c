@@ -166,6 +166,6 @@ int main(void)
 			busy = 0;
 		}
 		if (!work)
-			arch_relax();
+			bv_port_relax();
 	}
 }

@@ -2,7 +2,7 @@
 /* memcpy: the guest's own memcpy bandwidth under QEMU, a reference ceiling
  * for bench/ (no vsock transfer can move bytes faster than the guest copies
  * them). Copies a 1 MiB block MEMCPY_ROUNDS times with the image's memcpy,
- * timed with arch_now_us(), prints "memcpy: <MiB/s> MiB/s" and exits 0.
+ * timed with bv_port_now_us(), prints "memcpy: <MiB/s> MiB/s" and exits 0.
  *
  * Source and destination are 1 MiB + 4 KiB apart, an odd number of pages:
  * TCG's software TLB is direct-mapped by page number with a power-of-two

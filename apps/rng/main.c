@@ -35,7 +35,7 @@ static int fill(uint8_t *dst, uint32_t want)
 				printf("rng: device did not answer within %d ms\n", RNG_TIMEOUT_MS);
 				return BV_ETIMEDOUT;
 			}
-			arch_relax();
+			bv_port_relax();
 		}
 		if (tok != dst + have)
 			return BV_EPROTO;

@@ -79,6 +79,6 @@ int main(void)
 			if (conn[i].h >= 0)
 				work += drain(i);
 		if (!work)
-			arch_relax();
+			bv_port_relax();
 	}
 }

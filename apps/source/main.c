@@ -117,6 +117,6 @@ int main(void)
 			if (conn[i].h >= 0)
 				work += serve(i);
 		if (!work)
-			arch_relax();
+			bv_port_relax();
 	}
 }

@@ -48,19 +48,19 @@ const struct bv_boot_info *arch_boot_info(void)
 
 void arch_putc(char c)
 {
-	while (mmio_read32(VIRT_PL011 + PL011_FR) & PL011_FR_TXFF)
-		arch_relax();
-	mmio_write32(VIRT_PL011 + PL011_DR, (uint8_t)c);
+	while (bv_mmio_read32(VIRT_PL011 + PL011_FR) & PL011_FR_TXFF)
+		bv_port_relax();
+	bv_mmio_write32(VIRT_PL011 + PL011_DR, (uint8_t)c);
 }
 
 int arch_getc(void)
 {
-	while (mmio_read32(VIRT_PL011 + PL011_FR) & PL011_FR_RXFE)
-		arch_relax();
-	return (int)(mmio_read32(VIRT_PL011 + PL011_DR) & 0xff);
+	while (bv_mmio_read32(VIRT_PL011 + PL011_FR) & PL011_FR_RXFE)
+		bv_port_relax();
+	return (int)(bv_mmio_read32(VIRT_PL011 + PL011_DR) & 0xff);
 }
 
-uint64_t arch_now_us(void)
+uint64_t bv_port_now_us(void)
 {
 	uint64_t ticks = arm_counter() - virt_cnt0;
 
@@ -68,7 +68,7 @@ uint64_t arch_now_us(void)
 	return ticks / virt_cntfrq * 1000000u + ticks % virt_cntfrq * 1000000u / virt_cntfrq;
 }
 
-void arch_relax(void)
+void bv_port_relax(void)
 {
 	__asm__ volatile("yield" ::: "memory");
 }

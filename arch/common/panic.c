@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Panic and invariant reporting, shared by every architecture: print what
- * went wrong on the console, then leave QEMU with a distinct status so a test
- * sees a failure instead of a hang. */
+/* Panic reporting for the -kernel images, shared by every architecture:
+ * print what went wrong on the console, then leave QEMU with a distinct
+ * status so a test sees a failure instead of a hang. Not in the library. */
 #include <stdarg.h>
 #include <stdio.h>
 #include "bv/arch.h"
@@ -17,10 +17,4 @@ _Noreturn void bv_panic(const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	arch_exit(BV_EXIT_PANIC);
-}
-
-_Noreturn void bv_invariant_failed(const char *what, const char *file, int line)
-{
-	printf("\nINVARIANT FAILED: %s at %s:%d\n", what, file, line);
-	arch_exit(BV_EXIT_INVARIANT);
 }

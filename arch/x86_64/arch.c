@@ -55,20 +55,20 @@ static uint32_t arch_rd32(uint64_t pa) { return *(const volatile uint32_t *)(uin
 
 static void arch_uart_init(void)
 {
-	port_out8(COM1 + UART_IER, 0);          /* we poll */
-	port_out8(COM1 + UART_LCR, UART_LCR_DLAB);
-	port_out8(COM1 + 0, 1);                 /* divisor 1: 115200 baud */
-	port_out8(COM1 + 1, 0);
-	port_out8(COM1 + UART_LCR, 0x03);       /* 8N1 */
-	port_out8(COM1 + UART_FCR, 0x07);       /* FIFOs on and cleared */
-	port_out8(COM1 + UART_MCR, 0x03);
+	bv_pio_out8(COM1 + UART_IER, 0);          /* we poll */
+	bv_pio_out8(COM1 + UART_LCR, UART_LCR_DLAB);
+	bv_pio_out8(COM1 + 0, 1);                 /* divisor 1: 115200 baud */
+	bv_pio_out8(COM1 + 1, 0);
+	bv_pio_out8(COM1 + UART_LCR, 0x03);       /* 8N1 */
+	bv_pio_out8(COM1 + UART_FCR, 0x07);       /* FIFOs on and cleared */
+	bv_pio_out8(COM1 + UART_MCR, 0x03);
 }
 
 static uint16_t arch_pit_read(void)
 {
-	port_out8(PIT_CMD, 0x00);                /* latch channel 0 */
-	uint8_t lo = port_in8(PIT_CH0);
-	return (uint16_t)(lo | port_in8(PIT_CH0) << 8);
+	bv_pio_out8(PIT_CMD, 0x00);                /* latch channel 0 */
+	uint8_t lo = bv_pio_in8(PIT_CH0);
+	return (uint16_t)(lo | bv_pio_in8(PIT_CH0) << 8);
 }
 
 /* Count TSC ticks over PIT_CAL_MS of PIT time; 0 if the PIT is not there. */
@@ -76,9 +76,9 @@ static uint64_t arch_calibrate_tsc_khz(void)
 {
 	const uint16_t span = (uint16_t)(PIT_HZ / 1000u * PIT_CAL_MS);
 
-	port_out8(PIT_CMD, 0x30);                /* ch0, lo/hi, mode 0: count down once */
-	port_out8(PIT_CH0, 0xff);
-	port_out8(PIT_CH0, 0xff);
+	bv_pio_out8(PIT_CMD, 0x30);                /* ch0, lo/hi, mode 0: count down once */
+	bv_pio_out8(PIT_CH0, 0xff);
+	bv_pio_out8(PIT_CH0, 0xff);
 	uint16_t start = arch_pit_read();
 	uint64_t t0 = arch_rdtsc();
 	/* Bounded: a missing PIT reads a constant, and then we give up. */
@@ -128,20 +128,20 @@ const struct bv_boot_info *arch_boot_info(void)
 
 void arch_putc(char c)
 {
-	while (!(port_in8(COM1 + UART_LSR) & UART_LSR_THRE))
-		arch_relax();
-	port_out8(COM1 + UART_THR, (uint8_t)c);
+	while (!(bv_pio_in8(COM1 + UART_LSR) & UART_LSR_THRE))
+		bv_port_relax();
+	bv_pio_out8(COM1 + UART_THR, (uint8_t)c);
 }
 
 _Noreturn void arch_exit(int status)
 {
-	port_out32(DEBUG_EXIT_PORT, (uint32_t)status);
+	bv_pio_out32(DEBUG_EXIT_PORT, (uint32_t)status);
 	/* Only reached without isa-debug-exit: stop here, quietly. */
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
 
-uint64_t arch_now_us(void)
+uint64_t bv_port_now_us(void)
 {
 	uint64_t ticks = arch_rdtsc() - arch_tsc0;
 
@@ -149,7 +149,7 @@ uint64_t arch_now_us(void)
 	return ticks / arch_tsc_khz * 1000u + ticks % arch_tsc_khz * 1000u / arch_tsc_khz;
 }
 
-void arch_relax(void)
+void bv_port_relax(void)
 {
 	__asm__ volatile("pause" ::: "memory");
 }

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The one interface between portable code and an architecture.
- * Each arch/<arch>/ implements the functions below and provides
- * arch/<arch>/include/arch_io.h with the inline barriers and MMIO accessors.
- * Not here: anything device-specific (that lives in drivers/). */
+/* What this project's -kernel images need from arch/<arch>/ beyond the port
+ * (bv/port.h, which every arch/<arch>/ also implements): boot information,
+ * the console, and leaving QEMU. Not part of the library: a foreign firmware
+ * embedding libbarevsock implements bv/port.h and never sees this file. */
 #ifndef BV_ARCH_H
 #define BV_ARCH_H
 
 #include <stdint.h>
 #include <stddef.h>
-#include "arch_io.h"   /* bv_mb/bv_rmb/bv_wmb, mmio_read/write{8,16,32} */
+#include "bv/port.h"
 
 /* What the boot path learned about the machine. Fields it could not learn are 0. */
 struct bv_boot_info {
@@ -28,11 +28,5 @@ void arch_putc(char c);
 
 /* Leave QEMU with a status the test harness can read back (see bv/exit.h). */
 _Noreturn void arch_exit(int status);
-
-/* Monotonic clock, microseconds since boot. Never goes backwards. */
-uint64_t arch_now_us(void);
-
-/* Hint to the CPU that we are in a polling loop. */
-void arch_relax(void);
 
 #endif

@@ -1,9 +1,23 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Every size that fixes the guest's memory, in one place. Each can be
- * overridden with -D on the command line; the guest has no heap, so these
- * bound its worst-case RAM at link time. */
+/* Every size that fixes the library's memory, in one place. The library has
+ * no heap, so these bound its worst-case RAM at link time (PORTING.md has the
+ * bytes per knob). Override any of them without editing the tree: put your
+ * values in a header and build with -DBV_CONFIG_FILE='"my_bv_config.h"' (as
+ * lwIP's lwipopts.h), or pass single -D options. */
 #ifndef BV_CONFIG_H
 #define BV_CONFIG_H
+
+#ifdef BV_CONFIG_FILE
+#include BV_CONFIG_FILE
+#endif
+
+/* ---- DMA ---- */
+/* Cache line size the DMA buffers are aligned and padded to, so a port's
+ * clean/invalidate (rounded to whole lines) never touches a neighbour.
+ * 64 on every core the project targets; raise it for 128-byte lines. */
+#ifndef BV_DMA_ALIGN
+#define BV_DMA_ALIGN 64
+#endif
 
 /* ---- virtqueues (drivers/) ---- */
 /* Largest ring the driver will set up; the device's maximum may be lower. Power of 2. */

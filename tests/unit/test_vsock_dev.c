@@ -47,7 +47,7 @@ static uint8_t pat(uint32_t seed, uint64_t off) { return (uint8_t)(off * 131u + 
 /* ================================================================ clock */
 
 static uint64_t fake_us;
-uint64_t arch_now_us(void) { return fake_us; }
+uint64_t bv_port_now_us(void) { return fake_us; }
 
 /* ================================================================ the fake device */
 

@@ -6,8 +6,8 @@ UNIT_TESTS += $(HOSTBUILD)/test_vsock_dev
 
 $(HOSTBUILD)/test_vsock_dev: tests/unit/test_vsock_dev.c vsock/vsock_dev.c vsock/vsock_dev.h \
 		vsock/vsock_engine.c vsock/vsock_engine.h vsock/vsock.h vsock/vsock_wire.h \
-		drivers/virtq.c drivers/virtq.h drivers/virtio.h arch/common/strerror.c \
-		include/bv/config.h include/bv/err.h include/bv/arch.h include/bv/time.h
+		drivers/virtq.c drivers/virtq.h drivers/virtio.h base/strerror.c base/log.c arch/host/port.c \
+		include/bv/config.h include/bv/err.h include/bv/port.h include/bv/time.h
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -DBV_VSOCK_TEST_HOOKS -o $@ $< vsock/vsock_dev.c vsock/vsock_engine.c \
-		drivers/virtq.c arch/common/strerror.c
+		drivers/virtq.c base/strerror.c base/log.c arch/host/port.c

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Text for the shared error enum (bv/err.h). */
+/* Text for the shared error enum (bv/err.h), for log lines. Part of the
+ * library; no libc. */
 #include "bv/err.h"
 
 const char *bv_strerror(int err)

@@ -17,7 +17,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "host/bridge.h"
+#include "host/ring.h"
+#include "host/uds.h"
 #include "host/vhu.h"
 
 enum { K_VLISTEN = BVH_K_FIRST_FREE, K_QEMU, K_KICK, K_SIGNAL };

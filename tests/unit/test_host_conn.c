@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests of host/bridge.c, the connection/credit engine, with a fake
+/* Unit tests of the back end's connection engine (host/conn.c, ring.c, uds.c), with a fake
  * guest driving the TX/RX rings and real Unix sockets in a temp directory:
  * connect/refuse both ways, credit in both directions, half-close, SEQPACKET
  * boundaries, RX splitting, and hostile packets that must not disturb others. */
@@ -10,7 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "host/bridge.h"
+#include "host/ring.h"
+#include "host/uds.h"
 #include "tests/unit/test_host_fakeguest.h"
 
 #define CID 3

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Unit tests of host/ (the vhost-user vsock back end), native with ASan/UBSan.
 HOST_UNIT_DEPS := host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c host/vring.h host/vhu.h host/conn.h host/ring.h host/uds.h \
-	vsock/vsock_wire.h tests/unit/test_host_fakeguest.h
+	vsock/vsock_wire.h tests/unit/test_host_fakeguest.h tests/unit/check.h
 
 UNIT_TESTS += $(HOSTBUILD)/test_host_vring $(HOSTBUILD)/test_host_vhu $(HOSTBUILD)/test_host_conn \
 	$(HOSTBUILD)/test_host_pcap

@@ -4,6 +4,7 @@
  * connect/refuse both ways, credit in both directions, half-close, SEQPACKET
  * boundaries, RX splitting, and hostile packets that must not disturb others. */
 #define _GNU_SOURCE
+#define CHECK_MAIN
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -489,10 +490,5 @@ int main(void)
 	}
 	rmdir(dir);
 	free(g.ram);
-	if (fails) {
-		fprintf(stderr, "test_host_conn: %d failure(s)\n", fails);
-		return 1;
-	}
-	printf("test_host_conn: ok\n");
-	return 0;
+	return check_report("test_host_conn");
 }

@@ -11,11 +11,7 @@
 #include <string.h>
 
 #include "host/vring.h"
-
-static int fails;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); fails++; } } while (0)
-#define CHECK_EQ(a, b) do { long long _a = (long long)(a), _b = (long long)(b); if (_a != _b) { \
-	fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, #a, #b, _a, _b); fails++; } } while (0)
+#include "tests/unit/check.h"
 
 #define FG_GPA  0x100000ull          /* guest-physical base of the fake RAM */
 #define FG_UVA  0x7f0000000000ull    /* the "front end" virtual address of it */

@@ -3,6 +3,7 @@
  * vsock device, and malformed ones (sizes, indices, fds, feature bits) that
  * must be refused without leaking fds. Uses a memfd as guest RAM. */
 #define _GNU_SOURCE
+#define CHECK_MAIN
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -199,10 +200,5 @@ int main(void)
 	vhu_dev_reset(&d);
 	test_malformed_framing();
 	test_ring_lifecycle();
-	if (fails) {
-		fprintf(stderr, "test_host_vhu: %d failure(s)\n", fails);
-		return 1;
-	}
-	printf("test_host_vhu: ok\n");
-	return 0;
+	return check_report("test_host_vhu");
 }

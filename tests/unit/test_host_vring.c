@@ -2,6 +2,7 @@
 /* Unit tests of host/vring.c, the device side of split rings, against a fake
  * guest: good chains, and every kind of bad chain a guest can post (loops,
  * addresses outside the memory table, wrong direction, oversize, indirect). */
+#define CHECK_MAIN
 #include "tests/unit/test_host_fakeguest.h"
 
 static struct fg g;
@@ -166,10 +167,5 @@ int main(void)
 	test_bad_chains();
 	test_avail_index_runaway();
 	free(g.ram);
-	if (fails) {
-		fprintf(stderr, "test_host_vring: %d failure(s)\n", fails);
-		return 1;
-	}
-	printf("test_host_vring: ok\n");
-	return 0;
+	return check_report("test_host_vring");
 }

@@ -158,9 +158,14 @@ void bvh_orphan_done(struct bvh_engine *e)
 	e->orphan_len--;
 }
 
-static bool seqpacket_ok(const struct bvh_engine *e)
+bool bvh_type_ok(const struct bvh_engine *e, uint16_t type)
 {
-	return e->dev->features & (1ull << VSOCK_F_SEQPACKET);
+	uint64_t f = e->dev->features;
+	if (type == VSOCK_TYPE_SEQPACKET)
+		return f & (1ull << VSOCK_F_SEQPACKET);
+	/* spec 1.3: STREAM is implied unless NO_IMPLIED_STREAM was negotiated without it */
+	return type == VSOCK_TYPE_STREAM &&
+	       ((f & (1ull << VSOCK_F_STREAM)) || !(f & (1ull << VSOCK_F_NO_IMPLIED_STREAM)));
 }
 
 uint32_t bvh_conn_pending(const struct bvh_conn *c, const uint8_t **p)
@@ -320,8 +325,7 @@ void bvh_conn_packet(struct bvh_engine *e, const struct vsock_hdr *h, const uint
 		return;
 	}
 	struct bvh_conn *c = bvh_conn_lookup(e, h->dst_port, h->src_port);
-	bool type_ok = h->type == VSOCK_TYPE_STREAM || (h->type == VSOCK_TYPE_SEQPACKET && seqpacket_ok(e));
-	if (!type_ok || (c && c->type != h->type)) {
+	if (!bvh_type_ok(e, h->type) || (c && c->type != h->type)) {
 		bvh_bad(e, BVH_BAD_TYPE, "connection reset");
 		if (c)
 			bvh_conn_reset(e, c, "bad type");

@@ -125,6 +125,9 @@ void bvh_bad(struct bvh_engine *e, enum bvh_bad kind, const char *detail);
 int bvh_conns_init(struct bvh_engine *e, const struct bvh_opts *o, struct vhu_dev *dev);
 void bvh_conns_fini(struct bvh_engine *e);
 
+/* Is this socket type usable with the features the guest negotiated? */
+bool bvh_type_ok(const struct bvh_engine *e, uint16_t type);
+
 /* A new connection in CS_HANDSHAKE, or NULL when the table is full. */
 struct bvh_conn *bvh_conn_new(struct bvh_engine *e);
 /* End a connection abruptly: the host end is closed, the guest gets an RST

@@ -44,11 +44,14 @@ static const char usage[] =
 	"                         (bytes, 4096..1073741824; default 262144)\n"
 	"  --connect-timeout MS   wait for the CONNECT line / the guest's answer (default 5000)\n"
 	"  --max-connections N    connections held at once (default 1024)\n"
+	"  --features LIST        vsock feature bits to offer, exactly: none, or a list of\n"
+	"                         stream, seqpacket, no-implied-stream and bit numbers 0..23\n"
+	"                         separated by ',' or '+' (default: seqpacket)\n"
 	"  -v, --verbose          log connection events\n"
 	"  -h, --help             this text\n"
 	"SIGUSR1 prints counters to stderr. SIGTERM/SIGINT exit cleanly.\n";
 
-static void die_usage(const char *fmt, const char *arg)
+static __attribute__((noreturn)) void die_usage(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "bv-vhost-vsock: ");
 	fprintf(stderr, fmt, arg);
@@ -76,8 +79,60 @@ struct cfg {
 	unsigned buf;
 	unsigned connect_timeout;
 	unsigned max_conns;
+	uint64_t features;
 	int verbose;
 };
+
+static const char features_help[] =
+	"use none, or a list of stream, seqpacket, no-implied-stream and bit numbers 0..23 "
+	"separated by ',' or '+' (e.g. --features stream,no-implied-stream)";
+
+/* The vsock feature bits of a --features list. */
+static uint64_t parse_features(const char *list)
+{
+	static const struct { const char *name; int bit; } names[] = {
+		{ "stream", VSOCK_F_STREAM },
+		{ "seqpacket", VSOCK_F_SEQPACKET },
+		{ "no-implied-stream", VSOCK_F_NO_IMPLIED_STREAM },
+	};
+	if (!strcmp(list, "none"))
+		return 0;
+	if (!*list)
+		die_usage("--features: the list is empty; %s", features_help);
+	uint64_t f = 0;
+	const char *p = list;
+	for (;;) {
+		size_t n = strcspn(p, ",+");
+		char tok[32];
+		char msg[400];
+		if (n == 0 || n >= sizeof(tok)) {
+			snprintf(msg, sizeof(msg), "--features: '%s' has an empty or overlong item; %s", list,
+				 features_help);
+			die_usage("%s", msg);
+		}
+		memcpy(tok, p, n);
+		tok[n] = 0;
+		int bit = -1;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(tok, names[i].name))
+				bit = names[i].bit;
+		if (bit < 0) {
+			char *end;
+			unsigned long v = strtoul(tok, &end, 10);
+			if (tok[0] >= '0' && tok[0] <= '9' && !*end && v <= VHU_VSOCK_FEATURE_MAX_BIT)
+				bit = (int)v;
+		}
+		if (bit < 0) {
+			snprintf(msg, sizeof(msg), "--features: '%s' is not a vsock feature ('none' stands alone); %s",
+				 tok, features_help);
+			die_usage("%s", msg);
+		}
+		f |= 1ull << bit;
+		if (!p[n])
+			return f;
+		p += n + 1;
+	}
+}
 
 static void set_opt(struct cfg *c, const char *name, const char *val)
 {
@@ -100,6 +155,8 @@ static void set_opt(struct cfg *c, const char *name, const char *val)
 		c->buf = (unsigned)parse_num("--tx-buffer-size", val, 4096, 1u << 30);
 	} else if (!strcmp(name, "connect-timeout")) {
 		c->connect_timeout = (unsigned)parse_num("--connect-timeout", val, 1, 3600000);
+	} else if (!strcmp(name, "features")) {
+		c->features = parse_features(val);
 	} else if (!strcmp(name, "max-connections")) {
 		c->max_conns = (unsigned)parse_num("--max-connections", val, 1, 1u << 20);
 	} else {
@@ -215,7 +272,7 @@ static int vhu_recv(int fd, struct vhu_msg *m, int *fds, int *nfds, const char *
 int main(int argc, char **argv)
 {
 	struct cfg cfg = { .cid = 3, .queue_size = VR_MAX_QUEUE, .buf = 256 * 1024, .connect_timeout = 5000,
-			   .max_conns = 1024 };
+			   .max_conns = 1024, .features = VHU_DEFAULT_VSOCK_FEATURES };
 	parse_args(&cfg, argc, argv);
 
 	/* One fd per connection: take the hard limit so --max-connections is reachable. */
@@ -241,6 +298,7 @@ int main(int argc, char **argv)
 	static struct vhu_dev dev;
 	static struct bvh_engine eng;
 	vhu_dev_init(&dev, cfg.cid, cfg.queue_size);
+	dev.vsock_features = cfg.features;
 	char err[256];
 	struct bvh_opts o = { .guest_cid = cfg.cid, .uds_path = cfg.uds_path, .buf_alloc = cfg.buf,
 			      .connect_timeout_ms = cfg.connect_timeout, .close_timeout_ms = 8000,

@@ -266,6 +266,11 @@ static void handshake(struct bvh_engine *e, struct bvh_conn *c)
 		bvh_conn_reset(e, c, "bad CONNECT line");
 		return;
 	}
+	if (!bvh_type_ok(e, VSOCK_TYPE_STREAM)) {
+		BVH_LOG(e, "host client wants a stream, but the guest did not negotiate STREAM; closing it\n");
+		bvh_conn_reset(e, c, "STREAM not negotiated");
+		return;
+	}
 	c->guest_port = port;
 	c->host_port = bvh_conn_alloc_host_port(e, port);
 	c->host_initiated = true;

@@ -16,10 +16,9 @@
 
 #include "vsock/vsock_wire.h"
 
-uint64_t vhu_offered_features(void)
+uint64_t vhu_offered_features(const struct vhu_dev *d)
 {
-	return (1ull << VHU_F_VERSION_1) | (1ull << VHU_F_PROTOCOL_FEATURES) |
-	       (1ull << VSOCK_F_SEQPACKET);
+	return (1ull << VHU_F_VERSION_1) | (1ull << VHU_F_PROTOCOL_FEATURES) | d->vsock_features;
 }
 
 uint64_t vhu_offered_protocol_features(void)
@@ -50,6 +49,7 @@ void vhu_dev_init(struct vhu_dev *d, uint64_t guest_cid, uint32_t max_queue_size
 	memset(d, 0, sizeof(*d));
 	d->guest_cid = guest_cid;
 	d->max_queue_size = max_queue_size;
+	d->vsock_features = VHU_DEFAULT_VSOCK_FEATURES;
 	for (int i = 0; i < VHU_NUM_QUEUES; i++)
 		d->vq[i].kick_fd = d->vq[i].call_fd = d->vq[i].err_fd = -1;
 }
@@ -243,14 +243,14 @@ static int dispatch(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nf
 	case VHU_GET_FEATURES:
 		if (m->hdr.size != 0 && m->hdr.size != 8)
 			return fail(d, "request %u: payload must be 0 or 8 bytes, got %u", m->hdr.request, m->hdr.size);
-		reply_u64(reply, m->hdr.request, vhu_offered_features());
+		reply_u64(reply, m->hdr.request, vhu_offered_features(d));
 		return 1;
 	case VHU_SET_FEATURES:
 		if (expect_size(d, m, 8) < 0)
 			return -1;
-		if (m->u.u64 & ~vhu_offered_features())
+		if (m->u.u64 & ~vhu_offered_features(d))
 			return fail(d, "SET_FEATURES: 0x%llx has bits we did not offer (0x%llx)",
-				    (unsigned long long)m->u.u64, (unsigned long long)vhu_offered_features());
+				    (unsigned long long)m->u.u64, (unsigned long long)vhu_offered_features(d));
 		d->features = m->u.u64;
 		prepare_all(d);
 		return 0;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "host/vring.h"
+#include "vsock/vsock_wire.h"
 
 enum vhu_request {
 	VHU_GET_FEATURES = 1,
@@ -95,6 +96,7 @@ struct vhu_vq {
 struct vhu_dev {
 	uint64_t guest_cid;
 	uint32_t max_queue_size;
+	uint64_t vsock_features;  /* device-specific bits we offer (0..VHU_VSOCK_FEATURE_MAX_BIT) */
 	uint64_t features, protocol_features;
 	bool owner;
 	struct vr_mem mem;
@@ -109,7 +111,15 @@ struct vhu_dev {
 	char err[160];           /* why the last message was rejected */
 };
 
-uint64_t vhu_offered_features(void);
+/* Device feature bits the back end offers by default: VIRTIO_VSOCK_F_SEQPACKET
+ * (what Linux vhost offers). --features replaces this set. */
+#define VHU_DEFAULT_VSOCK_FEATURES (1ull << VSOCK_F_SEQPACKET)
+/* Highest device-specific feature bit a vsock offer may hold (bits 24.. are
+ * the transport's). */
+#define VHU_VSOCK_FEATURE_MAX_BIT 23
+
+/* Everything offered in GET_FEATURES: VERSION_1, PROTOCOL_FEATURES and d->vsock_features. */
+uint64_t vhu_offered_features(const struct vhu_dev *d);
 uint64_t vhu_offered_protocol_features(void);
 
 void vhu_dev_init(struct vhu_dev *d, uint64_t guest_cid, uint32_t max_queue_size);

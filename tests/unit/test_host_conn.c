@@ -454,6 +454,50 @@ static void test_host_initiated(void)
 	CHECK_EQ(e.nactive, 0);
 }
 
+/* The socket types follow the negotiated features (spec 1.3): without
+ * NO_IMPLIED_STREAM a stream is always there, with it only if STREAM was
+ * negotiated; SEQPACKET only if negotiated. */
+static void test_negotiated_types(void)
+{
+	struct vsock_hdr h, r;
+	uint64_t saved = d.features;
+	const uint64_t v1 = 1ull << 32, st = 1ull << VSOCK_F_STREAM, sp = 1ull << VSOCK_F_SEQPACKET,
+		       ni = 1ull << VSOCK_F_NO_IMPLIED_STREAM;
+	int lst = listen_at(63, SOCK_STREAM);
+	(void)tx_returned();   /* what earlier tests left on the used ring */
+	rx_reset();
+	rx_post(8, VSOCK_HDR_SIZE + 4096, 0);
+	struct { uint64_t f; int stream_ok, seq_ok; } sets[] = {
+		{ v1, 1, 0 }, { v1 | sp, 1, 1 }, { v1 | st | ni, 1, 0 }, { v1 | sp | ni, 0, 1 },
+	};
+	for (unsigned i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		d.features = sets[i].f;
+		CHECK_EQ(bvh_type_ok(&e, VSOCK_TYPE_STREAM), sets[i].stream_ok);
+		CHECK_EQ(bvh_type_ok(&e, VSOCK_TYPE_SEQPACKET), sets[i].seq_ok);
+	}
+	/* {SEQPACKET, NO_IMPLIED_STREAM}: a stream REQUEST is refused with RST,
+	 * and a host CONNECT (always a stream) is closed without OK */
+	d.features = v1 | sp | ni;
+	uint64_t bad_type = e.st.bad[BVH_BAD_TYPE];
+	h = hdr(VSOCK_OP_REQUEST, 1300, 63, 0);
+	tx_send(&h, NULL, 0);
+	pump(1);
+	CHECK_EQ(tx_returned(), 1);
+	CHECK_EQ(rx_get(&r, NULL), 0);
+	CHECK_EQ(r.op, VSOCK_OP_RST);
+	CHECK_EQ(r.dst_port, 1300);
+	CHECK_EQ(e.st.bad[BVH_BAD_TYPE], bad_type + 1);
+	int c = host_client("CONNECT 1234\n");
+	pump(2);
+	char line[16];
+	CHECK_EQ(recv(c, line, sizeof(line), 0), 0);
+	CHECK_EQ(rx_get(&r, NULL), -1);   /* no REQUEST went to the guest */
+	close(c);
+	CHECK_EQ(e.nactive, 0);
+	close(lst);
+	d.features = saved;
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/bvh-unit-XXXXXX");
@@ -481,9 +525,10 @@ int main(void)
 	test_guest_to_host_stream();
 	test_seqpacket_and_rx_split();
 	test_host_initiated();
+	test_negotiated_types();
 	bvh_fini(&e);
 	close(epfd);
-	for (int p = 60; p <= 62; p++) {
+	for (int p = 60; p <= 63; p++) {
 		char path[160];
 		snprintf(path, sizeof(path), "%s_%d", uds, p);
 		unlink(path);

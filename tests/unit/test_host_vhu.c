@@ -53,6 +53,21 @@ static void test_features_and_config(void)
 	CHECK_EQ(msg_u64(VHU_SET_FEATURES, 1ull << 5, NULL, 0), -1);     /* not offered */
 	CHECK(strstr(d.err, "did not offer"));
 	CHECK_EQ(msg_u64(VHU_SET_FEATURES, (1ull << 32) | (1ull << 30), NULL, 0), 0);
+	/* --features: exactly the chosen vsock bits are offered, and only those accepted */
+	CHECK_EQ(d.vsock_features, VHU_DEFAULT_VSOCK_FEATURES);
+	d.vsock_features = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_NO_IMPLIED_STREAM);
+	CHECK_EQ(send_msg(VHU_GET_FEATURES, 0, 0, NULL, 0), 1);
+	CHECK_EQ(rep.u.u64, (1ull << 32) | (1ull << 30) | 1ull | 4ull);
+	CHECK_EQ(msg_u64(VHU_SET_FEATURES, (1ull << 32) | (1ull << VSOCK_F_SEQPACKET), NULL, 0), -1);
+	CHECK_EQ(msg_u64(VHU_SET_FEATURES, (1ull << 32) | 1ull | 4ull, NULL, 0), 0);
+	CHECK_EQ(d.features, (1ull << 32) | 1ull | 4ull);
+	d.vsock_features = 0;
+	CHECK_EQ(send_msg(VHU_GET_FEATURES, 0, 0, NULL, 0), 1);
+	CHECK_EQ(rep.u.u64, (1ull << 32) | (1ull << 30));
+	CHECK_EQ(msg_u64(VHU_RESET_DEVICE, 0, NULL, 0), 0);
+	CHECK_EQ(d.vsock_features, 0);   /* the offer is configuration: a reset keeps it */
+	d.vsock_features = VHU_DEFAULT_VSOCK_FEATURES;
+	CHECK_EQ(msg_u64(VHU_SET_FEATURES, (1ull << 32) | (1ull << 30), NULL, 0), 0);
 	CHECK_EQ(send_msg(VHU_GET_PROTOCOL_FEATURES, 0, 0, NULL, 0), 1);
 	CHECK(rep.u.u64 & (1ull << VHU_PF_CONFIG));
 	CHECK_EQ(msg_u64(VHU_SET_PROTOCOL_FEATURES, 1ull << VHU_PF_MQ, NULL, 0), -1);

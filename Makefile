@@ -21,15 +21,14 @@ WARN := -Wall -Wextra -Werror
 COMMON_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
 	-ffunction-sections -fdata-sections -Iinclude -I. -Iarch/$(ARCH)/include
 
-# Each fragment appends sources for its layer. arch.mk sets CC, SIZE,
-# ARCH_CFLAGS, ARCH_LDFLAGS, ARCH_LIBS, ARCH_SRCS (its libc-glue included).
+# arch.mk sets CC, SIZE, ARCH_CFLAGS, ARCH_LDFLAGS, ARCH_LIBS, ARCH_SRCS (its
+# libc-glue included). Filelists.mk lists the library and the discovery layer.
 -include arch/$(ARCH)/arch.mk
-DRIVER_SRCS :=
-VSOCK_SRCS :=
--include drivers/drivers.mk
--include vsock/vsock.mk
+BAREVSOCK_DIR := .
+include Filelists.mk
 
-LIB_SRCS := $(ARCH_SRCS) $(wildcard arch/common/*.c) base/log.c base/strerror.c $(DRIVER_SRCS) $(VSOCK_SRCS)
+# An image = its app + the library + discovery + the arch's boot, console and port.
+LIB_SRCS := $(ARCH_SRCS) $(wildcard arch/common/*.c) $(BAREVSOCK_DISCOVER_FILES) $(BAREVSOCK_LIB_FILES)
 LIB_OBJS := $(patsubst %,$(BUILD)/%.o,$(LIB_SRCS))
 
 APPS := $(notdir $(patsubst %/,%,$(dir $(wildcard apps/*/*.c))))

@@ -1,17 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Transport-independent virtio: the device table filled by the transport
- * scans, the spec's initialisation sequence (3.1.1), config-space reads.
- * Non-goals: device-specific logic, interrupts, re-initialisation after NEEDS_RESET. */
-#include <string.h>
-#include "bv/arch.h"
+/* Transport-independent virtio: the spec's initialisation sequence (3.1.1)
+ * and config-space reads, for a device some transport already attached.
+ * Non-goals: finding devices, device-specific logic, interrupts,
+ * re-initialisation after NEEDS_RESET. */
 #include "bv/err.h"
 #include "bv/log.h"
-#include "bv/exit.h"
-#include "drivers/fdt.h"
 #include "drivers/virtio.h"
-
-static struct virtio_dev devs[BV_VIRTIO_MAX_DEVICES];
-static int scanned;
 
 const char *virtio_transport_name(enum virtio_transport t)
 {
@@ -21,52 +15,6 @@ const char *virtio_transport_name(enum virtio_transport t)
 	case VIRTIO_TRANSPORT_MMIO_V2: return "mmio v2";
 	}
 	return "?";
-}
-
-const struct fdt *virtio_boot_fdt(void)
-{
-	static struct fdt dt;
-	static int state;   /* 0 unknown, 1 have, -1 none */
-	if (state == 0) {
-		const struct bv_boot_info *bi = arch_boot_info();
-		state = -1;
-		if (bi && bi->fdt) {
-			/* QEMU reserves 1 MiB for the DTB at the start of RAM; our image
-			 * begins 2 MiB in, so 2 MiB bounds it. */
-			int rc = fdt_open(&dt, bi->fdt, 0x200000);
-			if (rc < 0)
-				bv_panic("virtio: device tree at %p is malformed (%s)", bi->fdt, bv_strerror(rc));
-			state = 1;
-		}
-	}
-	return state > 0 ? &dt : NULL;
-}
-
-struct virtio_dev *virtio_dev_alloc(void)
-{
-	for (unsigned i = 0; i < BV_VIRTIO_MAX_DEVICES; i++) {
-		if (devs[i].ops == NULL) {
-			memset(&devs[i], 0, sizeof(devs[i]));
-			return &devs[i];
-		}
-	}
-	return NULL;
-}
-
-int virtio_probe(uint32_t device_id, unsigned nth, struct virtio_dev **out)
-{
-	if (!scanned) {
-		scanned = 1;
-		virtio_pci_scan();
-		virtio_mmio_scan();
-	}
-	for (unsigned i = 0; i < BV_VIRTIO_MAX_DEVICES; i++) {
-		if (devs[i].ops && devs[i].device_id == device_id && nth-- == 0) {
-			*out = &devs[i];
-			return BV_OK;
-		}
-	}
-	return BV_ENODEV;
 }
 
 static int fail(struct virtio_dev *d, const char *step, int err, const char *why)
@@ -142,12 +90,16 @@ uint32_t virtio_cfg_read32(struct virtio_dev *d, unsigned off) { return d->ops->
 uint64_t virtio_cfg_read64(struct virtio_dev *d, unsigned off)
 {
 	/* Two 32-bit halves may straddle a device update: retry until the
-	 * generation is the same before and after. */
-	for (;;) {
+	 * generation is the same before and after. A device whose generation
+	 * never settles gets its last reading rather than hanging us. */
+	uint64_t v = 0;
+	for (unsigned tries = 0; tries < VIRTIO_CFG_RETRIES; tries++) {
 		uint32_t g = d->ops->cfg_generation(d);
 		uint64_t lo = d->ops->cfg_read32(d, off);
 		uint64_t hi = d->ops->cfg_read32(d, off + 4);
+		v = hi << 32 | lo;
 		if (d->ops->cfg_generation(d) == g)
-			return hi << 32 | lo;
+			break;
 	}
+	return v;
 }

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* virtio-mmio transport, version 2 (modern) and version 1 (legacy), spec 4.2.
- * Slots come from the DT ("virtio,mmio" reg) or, on x86 microvm, from the
- * kernel command line ("virtio_mmio.device=<size>@<addr>:<irq>", acpi=off)
- * or else microvm's fixed slot layout.
- * Non-goals: interrupts (we poll; InterruptStatus is never acknowledged). */
-#include <string.h>
-#include "bv/arch.h"
+/* virtio-mmio transport, version 2 (modern) and version 1 (legacy), spec 4.2,
+ * for a device at a base address the caller knows (discover/ finds them for
+ * the -kernel images). Non-goals: finding devices, interrupts (we poll;
+ * InterruptStatus is never acknowledged). */
 #include "bv/err.h"
 #include "bv/log.h"
-#include "drivers/fdt.h"
-#include "drivers/pci.h"
+#include "bv/port.h"
 #include "drivers/virtio.h"
+#include "drivers/virtio_mmio.h"
 
 /* Registers: QEMU only honours 32-bit accesses below the config space, so every
  * access here is 32 bits wide. Legacy devices use guest-native endianness
@@ -41,8 +38,6 @@
 #define MMIO_CONFIG       0x100   /* device config: 8/16/32-bit accesses allowed */
 
 #define MMIO_MAGIC_VALUE  0x74726976u
-#define MICROVM_MMIO_BASE 0xfeb00000u
-#define MICROVM_MMIO_SLOTS 24
 #define MMIO_PAGE_SIZE    4096u
 
 static uint32_t rd(struct virtio_dev *d, unsigned off) { return bv_mmio_read32(d->t.mmio.base + off); }
@@ -151,88 +146,24 @@ static const struct virtio_ops virtio_mmio_ops = {
 	.cfg_generation = vm_cfggen,
 };
 
-/* Look at one slot; add it to the table when a device sits there. */
-static int probe_slot(uint64_t addr, const char *src)
+int virtio_mmio_attach(struct virtio_dev *d, uintptr_t base)
 {
-	if (addr > (uint64_t)UINTPTR_MAX)
-		return 0;
-	uintptr_t b = (uintptr_t)addr;
-	if (bv_mmio_read32(b + MMIO_MAGIC) != MMIO_MAGIC_VALUE)
-		return 0;
-	uint32_t ver = bv_mmio_read32(b + MMIO_VERSION), id = bv_mmio_read32(b + MMIO_DEVICE_ID);
+	if (bv_mmio_read32(base + MMIO_MAGIC) != MMIO_MAGIC_VALUE)
+		return BV_ENODEV;
+	uint32_t ver = bv_mmio_read32(base + MMIO_VERSION), id = bv_mmio_read32(base + MMIO_DEVICE_ID);
 	if (id == 0)
-		return 0;           /* empty slot */
+		return BV_ENODEV;           /* an empty slot */
 	if (ver != 1 && ver != 2) {
-		bv_logf("virtio: mmio@0x%llx has unknown version %u, skipped\n", (unsigned long long)addr, (unsigned)ver);
-		return 0;
+		bv_logf("virtio: mmio@0x%llx has unknown version %u, skipped\n",
+			(unsigned long long)base, (unsigned)ver);
+		return BV_ENOTSUP;
 	}
-	struct virtio_dev *d = virtio_dev_alloc();
-	if (!d) {
-		bv_logf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping mmio@0x%llx\n",
-		       (unsigned long long)addr);
-		return 0;
-	}
-	d->transport = ver == 1 ? VIRTIO_TRANSPORT_MMIO_V1 : VIRTIO_TRANSPORT_MMIO_V2;
-	d->device_id = id;
-	d->t.mmio.base = b;
-	bv_snprintf(d->where, sizeof(d->where), "mmio@0x%llx (%s)", (unsigned long long)addr, src);
-	d->ops = &virtio_mmio_ops;
-	return 1;
-}
-
-/* "virtio_mmio.device=<size>[KMG]@<addr>:<irq>[:<id>]" entries (Linux syntax). */
-static int scan_cmdline(const char *c)
-{
-	static const char key[] = "virtio_mmio.device=";
-	int found = 0;
-	while (c && (c = strstr(c, key)) != NULL) {
-		c += sizeof(key) - 1;
-		while (*c && *c != '@' && *c != ' ')
-			c++;
-		if (*c != '@')
-			continue;
-		c++;
-		uint64_t a = 0;
-		if (c[0] == '0' && (c[1] == 'x' || c[1] == 'X'))
-			c += 2;
-		for (;; c++) {
-			unsigned v;
-			if (*c >= '0' && *c <= '9') v = (unsigned)(*c - '0');
-			else if (*c >= 'a' && *c <= 'f') v = (unsigned)(*c - 'a' + 10);
-			else if (*c >= 'A' && *c <= 'F') v = (unsigned)(*c - 'A' + 10);
-			else break;
-			a = a << 4 | v;
-		}
-		found += probe_slot(a, "cmdline");
-	}
-	return found;
-}
-
-int virtio_mmio_scan(void)
-{
-	int found = 0;
-	const struct fdt *dt = virtio_boot_fdt();
-	if (dt) {
-		for (int n = fdt_find_compatible(dt, -1, "virtio,mmio"); n >= 0;
-		     n = fdt_find_compatible(dt, n, "virtio,mmio")) {
-			uint64_t a, s;
-			if (fdt_reg(dt, n, 0, &a, &s) == BV_OK)
-				found += probe_slot(a, "dt");
-		}
-		return found;
-	}
-	const struct bv_boot_info *bi = arch_boot_info();
-	found = scan_cmdline(bi ? bi->cmdline : NULL);
-#if defined(__x86_64__)
-	/* QEMU's microvm only appends virtio_mmio.device= entries to the command
-	 * line when ACPI is off (acpi=off); with ACPI on (its default) they are in
-	 * the DSDT, which we do not parse. Its layout is fixed (24 slots of 512
-	 * bytes from 0xfeb00000, the addresses both descriptions give), so on an
-	 * x86 machine without PCI, probe that layout by magic. */
-	if (found == 0 && pci_init() == BV_ENODEV) {
-		for (unsigned i = 0; i < MICROVM_MMIO_SLOTS; i++)
-			found += probe_slot(MICROVM_MMIO_BASE + 512u * i, "microvm layout");
-	}
-#endif
-	return found;
+	*d = (struct virtio_dev){
+		.ops = &virtio_mmio_ops,
+		.transport = ver == 1 ? VIRTIO_TRANSPORT_MMIO_V1 : VIRTIO_TRANSPORT_MMIO_V2,
+		.device_id = id,
+		.t.mmio.base = base,
+	};
+	bv_snprintf(d->where, sizeof(d->where), "mmio@0x%llx", (unsigned long long)base);
+	return BV_OK;
 }

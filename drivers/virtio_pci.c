@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Modern virtio-pci transport (virtio 1.x section 4.1): vendor capabilities
- * locate common/notify/ISR/device config in memory BARs. Non-goals: the legacy
- * IO-BAR interface, MSI-X (q_msix = 0xFFFF: we poll), interrupts. */
-#include "bv/arch.h"
+/* Modern virtio-pci transport (virtio 1.x section 4.1) for a function the
+ * caller found and whose BARs are assigned: vendor capabilities locate
+ * common/notify/ISR/device config in memory BARs. Config space is reached
+ * only through the caller's accessors. Non-goals: enumeration and BAR
+ * assignment (discover/pci.c), the legacy IO-BAR interface, MSI-X
+ * (q_msix = 0xFFFF: we poll), interrupts. */
 #include "bv/err.h"
 #include "bv/log.h"
-#include "drivers/pci.h"
+#include "bv/port.h"
+#include "drivers/pci_regs.h"
 #include "drivers/virtio.h"
+#include "drivers/virtio_pci.h"
 
-#define VIRTIO_PCI_VENDOR 0x1af4
+#define PCI_CAP_ID_VNDR 0x09
 
 /* Vendor capability (cap_vndr 0x09) fields, byte offsets within the cap. */
 #define CAP_VNDR    0
@@ -141,75 +145,81 @@ static const struct virtio_ops virtio_pci_ops = {
 	.cfg_generation = vp_cfggen,
 };
 
-/* Walk the capability list; fill d->t.pci. 0 when all four were found. */
-static int find_caps(const struct pci_func *f, struct virtio_dev *d)
+static uint8_t cfg8(const struct virtio_pci_access *a, unsigned off) { return (uint8_t)a->read(a->ctx, off, 1); }
+static uint16_t cfg16(const struct virtio_pci_access *a, unsigned off) { return (uint16_t)a->read(a->ctx, off, 2); }
+static uint32_t cfg32(const struct virtio_pci_access *a, unsigned off) { return a->read(a->ctx, off, 4); }
+
+/* CPU address of memory BAR idx as config space says (both halves of a
+ * 64-bit BAR), 0 for an I/O BAR or an unassigned one. */
+static uint64_t bar_from_config(const struct virtio_pci_access *a, unsigned idx)
 {
-	if (!(pci_read16(f, PCI_STATUS) & PCI_STATUS_CAP_LIST))
+	uint32_t lo = cfg32(a, PCI_BAR0 + 4 * idx);
+	if (lo & PCI_BAR_IO)
+		return 0;
+	uint64_t addr = lo & PCI_BAR_MEM_MASK;
+	if ((lo & 6) == PCI_BAR_TYPE_64 && idx < 5)
+		addr |= (uint64_t)cfg32(a, PCI_BAR0 + 4 * (idx + 1)) << 32;
+	return addr;
+}
+
+/* Walk the capability list; fill d->t.pci. BV_OK when common, notify and ISR
+ * were found (device config is optional: rng has none). */
+static int find_caps(struct virtio_dev *d, const struct virtio_pci_access *a, const uint64_t *bars)
+{
+	if (!(cfg16(a, PCI_STATUS) & PCI_STATUS_CAP_LIST))
 		return BV_ENODEV;
 	unsigned found = 0, guard = 0;
-	uint8_t p = pci_read8(f, PCI_CAP_PTR) & 0xfc;
+	uint8_t p = cfg8(a, PCI_CAP_PTR) & 0xfc;
+	/* A config space has room for at most 48 capabilities: a longer walk is a loop. */
 	while (p && guard++ < 48) {
-		if (pci_read8(f, p + CAP_VNDR) == 0x09) {
-			uint8_t type = pci_read8(f, p + CAP_CFG_TYPE), bar = pci_read8(f, p + CAP_BAR);
-			uint64_t base = bar <= 5 ? pci_bar_addr(f, bar) : 0;
-			uint32_t off = pci_read32(f, p + CAP_OFFSET);
+		if (cfg8(a, p + CAP_VNDR) == PCI_CAP_ID_VNDR) {
+			uint8_t type = cfg8(a, p + CAP_CFG_TYPE), bar = cfg8(a, p + CAP_BAR);
+			uint64_t base = bar > 5 ? 0 : bars ? bars[bar] : bar_from_config(a, bar);
+			uint32_t off = cfg32(a, p + CAP_OFFSET);
 			/* Only the first cap of each type counts (spec: in order of preference). */
 			if (base && type >= CAP_COMMON && type <= CAP_DEVICE && !(found & (1u << type))) {
-				uint64_t a = base + off;
-				if (a > (uint64_t)UINTPTR_MAX)
+				uint64_t addr = base + off;
+				if (addr > (uint64_t)UINTPTR_MAX)
 					return BV_EIO;
 				switch (type) {
-				case CAP_COMMON: d->t.pci.common = (uintptr_t)a; break;
+				case CAP_COMMON: d->t.pci.common = (uintptr_t)addr; break;
 				case CAP_NOTIFY:
-					d->t.pci.notify = (uintptr_t)a;
-					d->t.pci.notify_mult = pci_read32(f, p + CAP_NOTIFY_MULT);
+					d->t.pci.notify = (uintptr_t)addr;
+					d->t.pci.notify_mult = cfg32(a, p + CAP_NOTIFY_MULT);
 					break;
-				case CAP_ISR: d->t.pci.isr = (uintptr_t)a; break;
-				case CAP_DEVICE: d->t.pci.device = (uintptr_t)a; break;
+				case CAP_ISR: d->t.pci.isr = (uintptr_t)addr; break;
+				case CAP_DEVICE: d->t.pci.device = (uintptr_t)addr; break;
 				}
 				found |= 1u << type;
 			}
 		}
-		p = pci_read8(f, p + CAP_NEXT) & 0xfc;
+		p = cfg8(a, p + CAP_NEXT) & 0xfc;
 	}
-	/* The device-specific cap is optional for devices without config (rng). */
-	return (found & 0x0e) == 0x0e ? BV_OK : BV_ENODEV;
+	const unsigned needed = 1u << CAP_COMMON | 1u << CAP_NOTIFY | 1u << CAP_ISR;
+	return (found & needed) == needed ? BV_OK : BV_ENODEV;
 }
 
-int virtio_pci_scan(void)
+int virtio_pci_attach(struct virtio_dev *d, const struct virtio_pci_access *a, const uint64_t *bars)
 {
-	struct pci_func fs[BV_PCI_MAX_FUNCS];
-	int n = pci_scan(fs, BV_PCI_MAX_FUNCS), found = 0;
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		const struct pci_func *f = &fs[i];
-		if (f->vendor != VIRTIO_PCI_VENDOR || f->device < 0x1000 || f->device > 0x107f)
-			continue;
-		/* Transitional devices (0x1000-0x103f) carry the virtio ID in the subsystem ID. */
-		uint32_t id = f->device >= 0x1040 ? f->device - 0x1040u : pci_read16(f, PCI_SUBSYS_ID);
-		int rc = pci_enable(f);
-		if (rc < 0)
-			continue;
-		struct virtio_dev *d = virtio_dev_alloc();
-		if (!d) {
-			bv_logf("virtio: device table full (BV_VIRTIO_MAX_DEVICES), skipping pci %02x:%02x.%x\n",
-			       f->bus, f->dev, f->fn);
-			break;
-		}
-		if (find_caps(f, d) < 0) {
-			bv_logf("virtio: pci %02x:%02x.%x has no modern capabilities, skipped\n",
-			       f->bus, f->dev, f->fn);
-			d->ops = NULL;   /* give the slot back */
-			continue;
-		}
-		d->ops = &virtio_pci_ops;
-		d->transport = VIRTIO_TRANSPORT_PCI;
-		d->device_id = id;
-		d->t.pci.bus = f->bus; d->t.pci.dev = f->dev; d->t.pci.fn = f->fn;
-		bv_snprintf(d->where, sizeof(d->where), "pci %02x:%02x.%x (%s) common@0x%llx",
-			 f->bus, f->dev, f->fn, pci_host_desc(), (unsigned long long)d->t.pci.common);
-		found++;
+	uint16_t vendor = cfg16(a, PCI_VENDOR_ID), device = cfg16(a, PCI_DEVICE_ID);
+	if (vendor != VIRTIO_PCI_VENDOR || device < VIRTIO_PCI_DEVICE_FIRST || device > VIRTIO_PCI_DEVICE_LAST)
+		return BV_ENODEV;
+	*d = (struct virtio_dev){ .ops = &virtio_pci_ops, .transport = VIRTIO_TRANSPORT_PCI };
+	/* Transitional devices (0x1000-0x103f) carry the virtio ID in the subsystem ID. */
+	d->device_id = device >= VIRTIO_PCI_DEVICE_MODERN ? device - VIRTIO_PCI_DEVICE_MODERN : cfg16(a, PCI_SUBSYS_ID);
+	int rc = find_caps(d, a, bars);
+	if (rc < 0) {
+		bv_logf("virtio: pci device %04x:%04x has no usable modern capabilities (legacy-only devices are not supported)\n",
+			vendor, device);
+		d->ops = 0;
+		return rc;
 	}
-	return found;
+	d->t.pci.cfg = a;
+	/* The device reads and writes our rings: it must decode its BARs and
+	 * master the bus. Firmware often leaves mastering off (SeaBIOS does). */
+	uint16_t cmd = cfg16(a, PCI_COMMAND);
+	if ((cmd & (PCI_COMMAND_MEM | PCI_COMMAND_MASTER)) != (PCI_COMMAND_MEM | PCI_COMMAND_MASTER))
+		a->write(a->ctx, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEM | PCI_COMMAND_MASTER);
+	bv_snprintf(d->where, sizeof(d->where), "pci common@0x%llx", (unsigned long long)d->t.pci.common);
+	return BV_OK;
 }

@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build/fuzz
 
 FUZZ_SRCS_virtq := drivers/virtq.c arch/host/port.c
-FUZZ_SRCS_fdt := drivers/fdt.c
+FUZZ_SRCS_fdt := discover/fdt.c
 FUZZ_SRCS_vsock_engine := vsock/vsock_engine.c
 FUZZ_SRCS_host_vhu := host/vhu.c host/vring.c
 FUZZ_SRCS_host_vring := host/vring.c

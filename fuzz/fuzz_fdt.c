@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* libFuzzer target: the device-tree reader (drivers/fdt.c) on arbitrary
+/* libFuzzer target: the device-tree reader (discover/fdt.c) on arbitrary
  * blobs. The blob is a heap copy of exactly the input, so ASan catches any
  * read outside it. Every node is walked and asked for what the drivers ask:
  * name, parent, cells, compatible, reg entries, ranges, a path lookup and
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "drivers/fdt.h"
+#include "discover/fdt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

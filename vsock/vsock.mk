@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Guest vsock stack: protocol engine and socket API (pure C, no device access).
-# The device glue appends its own source here.
-VSOCK_SRCS += vsock/vsock_engine.c
-VSOCK_SRCS += vsock/vsock_dev.c
+# Guest vsock stack, library part: protocol engine, socket API and device
+# glue. Relative to the tree's root; Filelists.mk includes this and adds the
+# prefix. Add a new vsock/ source to this list.
+BAREVSOCK_VSOCK_FILES := vsock/vsock_engine.c vsock/vsock_dev.c

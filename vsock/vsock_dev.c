@@ -64,17 +64,18 @@ static uint64_t read_cid(void)
 	return virtio_cfg_read64(vdev, VSOCK_CFG_GUEST_CID);
 }
 
-int vsock_dev_init(void)
+int vsock_dev_attach(struct virtio_dev *d)
 {
 	struct virtq *qs[3] = { &rxq, &txq, &evq };   /* VSOCK_VQ_RX, _TX, _EVENT */
-	int rc = virtio_probe(VIRTIO_ID_VSOCK, 0, &vdev);
 
-	if (rc < 0) {
-		bv_logf("vsock: no virtio-vsock device found (looked on pci and virtio-mmio)\n");
-		vdev = NULL;
-		return rc;
+	vdev = NULL;
+	if (!d || !d->ops || d->device_id != VIRTIO_ID_VSOCK) {
+		bv_logf("vsock: device %u at %s is not a virtio-vsock device\n",
+			d ? (unsigned)d->device_id : 0u, d ? d->where : "(none)");
+		return BV_ENODEV;
 	}
-	rc = virtio_init(vdev, 1ull << VSOCK_F_SEQPACKET, 0, qs, 3);
+	vdev = d;
+	int rc = virtio_init(vdev, 1ull << VSOCK_F_SEQPACKET, 0, qs, 3);
 	if (rc < 0) {
 		bv_logf("vsock: device init failed: %s\n", bv_strerror(rc));
 		vdev = NULL;

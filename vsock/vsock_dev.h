@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The vsock device glue: finds virtio device 19 on any transport, owns its
- * three queues and feeds the protocol engine (vsock_engine.h). Apps call
- * vsock_dev_init() once, then vsock_poll() (declared in vsock.h) in their
- * loop. Non-goals: more than one vsock device, interrupts. */
+/* The vsock device glue: drives an attached virtio-vsock device (device ID
+ * 19, any transport), owns its three queues and feeds the protocol engine
+ * (vsock_engine.h). The caller attaches the device (virtio_mmio_attach,
+ * virtio_pci_attach; the -kernel images' discover/ does it for them in
+ * vsock_dev_init), calls vsock_dev_attach() once, then vsock_poll()
+ * (declared in vsock.h) in its loop. Non-goals: finding the device, more
+ * than one vsock device, interrupts. */
 #ifndef BV_VSOCK_DEV_H
 #define BV_VSOCK_DEV_H
 
 #include <stdint.h>
+#include "drivers/virtio.h"
 
-/* Probe, negotiate (VERSION_1, SEQPACKET if offered), set up RX/TX/event
- * queues, stock RX and event buffers, start the engine with the device's CID.
- * Prints one line saying what it found. BV_OK, BV_ENODEV or the init error. */
-int vsock_dev_init(void);
+/* Take over d, an attached virtio device (its storage must outlive its use):
+ * negotiate (VERSION_1, SEQPACKET if offered), set up the RX/TX/event queues,
+ * stock RX and event buffers, start the engine with the device's CID. Logs
+ * one line saying what it found. BV_OK; BV_ENODEV if d is not a vsock
+ * device; or virtio_init's error. Calling it again starts over. */
+int vsock_dev_attach(struct virtio_dev *d);
 
 /* What the glue itself saw; the engine keeps its own counters. */
 struct vsock_dev_stats {

@@ -13,6 +13,7 @@
 #include "bv/time.h"
 #include "vsock/vsock.h"
 #include "vsock/vsock_dev.h"
+#include "discover/discover.h"  /* vsock_dev_init */
 
 #define CLIENT_STREAM_PORT 5000
 #define CLIENT_SEQ_PORT    5001

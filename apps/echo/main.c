@@ -13,6 +13,7 @@
 #include "bv/exit.h"
 #include "vsock/vsock.h"
 #include "vsock/vsock_dev.h"
+#include "discover/discover.h"  /* vsock_dev_init */
 #include "vsock/vsock_engine.h"
 
 #define ECHO_PORT       1234

@@ -9,6 +9,7 @@
 #include "bv/exit.h"
 #include "bv/time.h"
 #include "drivers/virtio.h"
+#include "discover/discover.h"
 
 #define RNG_BYTES   64
 #define RNG_ROUNDS  4

@@ -11,6 +11,7 @@
 #include "bv/exit.h"
 #include "vsock/vsock.h"
 #include "vsock/vsock_dev.h"
+#include "discover/discover.h"  /* vsock_dev_init */
 
 #define SINK_PORT       1235
 #define SINK_MAX_CONNS  8

@@ -13,6 +13,7 @@
 #include "bv/exit.h"
 #include "vsock/vsock.h"
 #include "vsock/vsock_dev.h"
+#include "discover/discover.h"  /* vsock_dev_init */
 
 #define SOURCE_PORT       1236
 #define SOURCE_MAX_CONNS  8

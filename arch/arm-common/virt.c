@@ -7,6 +7,7 @@
 #include "bv/arch.h"
 #include "libc-glue/picolibc/glue.h"
 #include "arch/arm-common/virt.h"
+#include "discover/fdt.h"    /* FDT_MAGIC */
 
 #define VIRT_RAM_BASE   0x40000000UL
 #define VIRT_PL011      0x09000000UL
@@ -14,7 +15,6 @@
 #define PL011_FR        0x18        /* flags: read-only */
 #define PL011_FR_RXFE   (1u << 4)
 #define PL011_FR_TXFF   (1u << 5)
-#define FDT_MAGIC       0xd00dfeedu
 #define QEMU_CNTFRQ     62500000u   /* what QEMU's timer runs at if CNTFRQ reads 0 */
 
 static struct bv_boot_info virt_bi;

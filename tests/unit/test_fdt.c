@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests of drivers/fdt.c: a DTB built in C at test time (no dtc), lookups
+/* Unit tests of discover/fdt.c: a DTB built in C at test time (no dtc), lookups
  * like the drivers do them, then truncated and corrupted copies walked in full
  * under ASan: each must give an error or a value, never a bad access. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bv/err.h"
-#include "drivers/fdt.h"
+#include "discover/fdt.h"
 
 #define CHECK_MAIN
 #include "tests/unit/check.h"

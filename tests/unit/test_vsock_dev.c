@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of vsock/vsock_dev.c, built natively with the real engine
  * (vsock_engine.c) and virtqueues (drivers/virtq.c), against a hostile fake
- * virtio-vsock device. The test supplies the transport half of
- * drivers/virtio.h (probe, init, config reads); the fake device works on the
+ * virtio-vsock device. The test supplies a transport (struct virtio_ops) over
+ * the fake, driven by the real drivers/virtio.c; the fake device works on the
  * guest's rings in plain memory from the device side: it takes chains from
  * the avail ring, writes packets into RX buffers, reads TX buffers and writes
  * used entries, and it can forge any of those. A small echo app on the
@@ -67,7 +67,6 @@ struct fq {
 
 static struct {
 	struct virtio_dev vd;
-	int present;
 	uint8_t status;
 	uint64_t offered, accepted;
 	uint8_t cfg[8];             /* guest_cid, le64 */
@@ -167,68 +166,6 @@ static const struct virtio_ops fops = {
 	.cfg_read8 = f_cfg8, .cfg_read16 = f_cfg16, .cfg_read32 = f_cfg32,
 	.cfg_generation = f_cfg_gen,
 };
-
-/* ---- the transport half of drivers/virtio.h, over the fake ---- */
-
-const char *virtio_transport_name(enum virtio_transport t)
-{
-	return t == VIRTIO_TRANSPORT_MMIO_V2 ? "mmio v2" : "?";
-}
-
-int virtio_probe(uint32_t device_id, unsigned nth, struct virtio_dev **out)
-{
-	if (!fd.present || device_id != VIRTIO_ID_VSOCK || nth != 0)
-		return BV_ENODEV;
-	*out = &fd.vd;
-	return BV_OK;
-}
-
-/* What drivers/virtio.c does, minus the failure messages: reset, ACKNOWLEDGE,
- * DRIVER, features, FEATURES_OK, queues of min(max, BV_VIRTQ_MAX_SIZE)
- * rounded down to a power of 2, DRIVER_OK. */
-int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
-		struct virtq *const *qs, unsigned nq)
-{
-	const struct virtio_ops *o = d->ops;
-	if (o->reset(d) < 0)
-		return BV_EIO;
-	o->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
-	o->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	uint64_t offered = o->get_features(d);
-	if (!(offered & (1ull << VIRTIO_F_VERSION_1)) || (offered & required) != required)
-		return BV_ENOTSUP;
-	uint64_t accept = offered & (wanted | required | (1ull << VIRTIO_F_VERSION_1));
-	o->set_features(d, accept);
-	d->features = accept;
-	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
-	o->set_status(d, st);
-	for (unsigned i = 0; i < nq; i++) {
-		unsigned max = o->queue_max(d, i);
-		if (max == 0)
-			return BV_ENODEV;
-		unsigned size = BV_VIRTQ_MAX_SIZE;
-		while (size > max)
-			size >>= 1;
-		int rc = virtq_init(qs[i], (uint16_t)i, (uint16_t)size);
-		if (rc == BV_OK)
-			rc = o->setup_queue(d, qs[i]);
-		if (rc < 0)
-			return rc;
-	}
-	o->set_status(d, (uint8_t)(st | VIRTIO_STATUS_DRIVER_OK));
-	return BV_OK;
-}
-
-uint64_t virtio_cfg_read64(struct virtio_dev *d, unsigned off)
-{
-	for (;;) {
-		uint32_t g = d->ops->cfg_generation(d);
-		uint64_t lo = d->ops->cfg_read32(d, off);
-		uint64_t hi = d->ops->cfg_read32(d, off + 4);
-		if (d->ops->cfg_generation(d) == g)
-			return hi << 32 | lo;
-	}
-}
 
 /* ---- device-side ring work ---- */
 
@@ -909,7 +846,6 @@ static unsigned pow2_size(unsigned max)
 static void setup(unsigned rxmax, unsigned txmax, unsigned evmax)
 {
 	memset(&fd, 0, sizeof(fd));   /* tolerate_republish off */
-	fd.present = 1;
 	fd.vd.ops = &fops;
 	fd.vd.transport = VIRTIO_TRANSPORT_MMIO_V2;
 	fd.vd.device_id = VIRTIO_ID_VSOCK;
@@ -926,7 +862,7 @@ static void setup(unsigned rxmax, unsigned txmax, unsigned evmax)
 	for (int i = 0; i < BV_VSOCK_MAX_CONNS; i++)
 		apps[i].h = -1;
 
-	CHECK(vsock_dev_init() == BV_OK);
+	CHECK(vsock_dev_attach(&fd.vd) == BV_OK);
 	CHECK(fd.status & VIRTIO_STATUS_DRIVER_OK);
 	CHECK(fd.accepted & (1ull << VIRTIO_F_VERSION_1));
 	CHECK(vsock_local_cid() == GUEST_CID);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Minimal read-only flattened device tree (DTB, version 17) reader.
+/* Minimal read-only flattened device tree (DTB, version 17) reader, for the
+ * -kernel images' discovery (not part of the library).
  * Scope: header checks, node walk, find by compatible, props, reg, parents.
  * Non-goals: writing, phandle resolution, overlays. Every read is bounds-checked:
  * a malformed blob gives BV_EIO, never a fault. */
-#ifndef BV_FDT_H
-#define BV_FDT_H
+#ifndef BV_DISCOVER_FDT_H
+#define BV_DISCOVER_FDT_H
 
 #include <stdint.h>
 #include <stddef.h>

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* PCI bus 0 enumeration and BAR assignment for a firmware-less guest.
- * x86_64 uses configuration mechanism #1 (port I/O); Arm uses ECAM found in
- * the device tree. Non-goals: bridges/other buses, IO BARs, MSI, hot-plug. */
-#include "bv/arch.h"
+/* PCI bus 0 enumeration and BAR assignment for the -kernel images, which
+ * run without firmware PCI services. x86_64 uses configuration mechanism #1
+ * (port I/O); Arm uses ECAM found in the device tree. Non-goals: bridges and
+ * other buses, IO BARs, MSI, hot-plug. */
 #include "bv/err.h"
 #include "bv/log.h"
-#include "drivers/pci.h"
-#include "drivers/fdt.h"
-#include "drivers/virtio.h"
+#include "bv/port.h"
+#include "discover/fdt.h"
+#include "discover/pci.h"
 
 static int pci_state;           /* 0 unknown, 1 ready, <0 error */
 static uint64_t win_next, win_end;   /* free 32-bit memory window for BARs */
 static char host_desc[64];
 
-#if defined(__x86_64__)
+#if defined(BV_PORT_HAS_PIO)
 /* Mechanism #1: address to 0xCF8 (32-bit), data at 0xCFC + (off & 3). */
 #define PCI_CONF_ADDR 0xcf8
 #define PCI_CONF_DATA 0xcfc
@@ -44,8 +44,9 @@ void pci_write16(const struct pci_func *f, unsigned off, uint16_t v)
 	bv_pio_out16((uint16_t)(PCI_CONF_DATA + (off & 2)), v);
 }
 
-int pci_init(void)
+int pci_init(const struct fdt *dt)
 {
+	(void)dt;
 	if (pci_state)
 		return pci_state > 0 ? BV_OK : pci_state;
 	/* Mechanism #1 is there when the address register reads back what we wrote. */
@@ -76,11 +77,10 @@ uint16_t pci_read16(const struct pci_func *f, unsigned off) { return bv_mmio_rea
 void pci_write32(const struct pci_func *f, unsigned off, uint32_t v) { bv_mmio_write32(conf_ptr(f, off & ~3u), v); }
 void pci_write16(const struct pci_func *f, unsigned off, uint16_t v) { bv_mmio_write16(conf_ptr(f, off & ~1u), v); }
 
-int pci_init(void)
+int pci_init(const struct fdt *dt)
 {
 	if (pci_state)
 		return pci_state > 0 ? BV_OK : pci_state;
-	const struct fdt *dt = virtio_boot_fdt();
 	pci_state = BV_ENODEV;
 	if (!dt)
 		return pci_state;
@@ -135,9 +135,8 @@ const char *pci_host_desc(void) { return host_desc; }
 
 int pci_scan(struct pci_func *out, unsigned max)
 {
-	int rc = pci_init();
-	if (rc < 0)
-		return rc;
+	if (pci_state <= 0)
+		return BV_ENODEV;
 	unsigned n = 0;
 	for (uint8_t dev = 0; dev < 32; dev++) {
 		for (uint8_t fn = 0; fn < 8; fn++) {
@@ -160,24 +159,10 @@ int pci_scan(struct pci_func *out, unsigned max)
 	return (int)n;
 }
 
-uint64_t pci_bar_addr(const struct pci_func *f, unsigned idx)
-{
-	if (idx > 5)
-		return 0;
-	uint32_t lo = pci_read32(f, PCI_BAR0 + 4 * idx);
-	if (lo & 1)
-		return 0;           /* IO BAR */
-	uint64_t a = lo & ~0xfu;
-	if (((lo >> 1) & 3) == 2 && idx < 5)
-		a |= (uint64_t)pci_read32(f, PCI_BAR0 + 4 * (idx + 1)) << 32;
-	return a;
-}
-
 int pci_enable(const struct pci_func *f)
 {
-	int rc = pci_init();
-	if (rc < 0)
-		return rc;
+	if (pci_state <= 0)
+		return BV_ENODEV;
 	uint16_t cmd = pci_read16(f, PCI_COMMAND);
 	/* Decoding off while BARs move, so no half-written address decodes. */
 	pci_write16(f, PCI_COMMAND, (uint16_t)(cmd & ~(PCI_COMMAND_MEM | PCI_COMMAND_IO)));
@@ -229,4 +214,31 @@ int pci_enable(const struct pci_func *f)
 	}
 	pci_write16(f, PCI_COMMAND, (uint16_t)(cmd | PCI_COMMAND_MEM | PCI_COMMAND_MASTER));
 	return BV_OK;
+}
+
+static uint32_t access_read(void *ctx, unsigned off, unsigned width)
+{
+	const struct pci_func *f = ctx;
+	return width == 1 ? pci_read8(f, off) : width == 2 ? pci_read16(f, off) : pci_read32(f, off);
+}
+
+static void access_write(void *ctx, unsigned off, unsigned width, uint32_t v)
+{
+	const struct pci_func *f = ctx;
+	if (width == 4) {
+		pci_write32(f, off, v);
+	} else if (width == 2) {
+		pci_write16(f, off, (uint16_t)v);
+	} else {
+		/* Byte writes: merge into the dword (nothing we write has RW1C neighbours). */
+		uint32_t shift = 8 * (off & 3), d = pci_read32(f, off & ~3u);
+		pci_write32(f, off & ~3u, (d & ~(0xffu << shift)) | (v & 0xffu) << shift);
+	}
+}
+
+void pci_access(const struct pci_func *f, struct virtio_pci_access *out)
+{
+	out->read = access_read;
+	out->write = access_write;
+	out->ctx = (void *)(uintptr_t)f;
 }

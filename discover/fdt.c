@@ -4,7 +4,7 @@
  * come back as BV_EIO. Non-goals: editing, phandles. */
 #include <string.h>
 #include "bv/err.h"
-#include "drivers/fdt.h"
+#include "discover/fdt.h"
 
 #define FDT_BEGIN_NODE 1u
 #define FDT_END_NODE   2u

@@ -533,11 +533,46 @@ void bvh_conns_reap(struct bvh_engine *e)
 	}
 }
 
+/* A connection whose data has waited on zero credit for stall_log_ms is
+ * logged once, with the numbers that explain it, and once more when it moves:
+ * a receiver that never volunteers credit is the classic vsock stall. */
+static void stall_check(struct bvh_engine *e, struct bvh_conn *c, uint64_t now)
+{
+	uint32_t waiting = 0;
+	if (e->o.stall_log_ms && can_send_data(c) && bvh_conn_peer_credit(c) == 0)
+		waiting = c->out_len + bvh_host_queued(e, c);
+	/* Data that moved since the last look is no stall, even if credit ran out again. */
+	if (!waiting || (c->stall_since && c->tx_cnt != c->stall_tx_cnt)) {
+		if (c->stall_logged)
+			BVH_LOG(e, "stall over: host port %u <-> guest port %u: credit again after %llu ms "
+				"(peer buf_alloc %u, peer fwd_cnt %u, our tx_cnt %u)\n", c->host_port, c->guest_port,
+				(unsigned long long)(now - c->stall_since), c->peer_buf_alloc, c->peer_fwd_cnt, c->tx_cnt);
+		c->stall_since = 0;
+		c->stall_logged = false;
+		if (!waiting)
+			return;
+	}
+	if (!c->stall_since) {
+		c->stall_since = now;
+		c->stall_tx_cnt = c->tx_cnt;
+		return;
+	}
+	if (c->stall_logged || now - c->stall_since < e->o.stall_log_ms)
+		return;
+	c->stall_logged = true;
+	e->st.stalls++;
+	BVH_LOG(e, "stall: host port %u -> guest port %u: %u bytes waiting on zero credit for %llu ms "
+		"(peer buf_alloc %u, peer fwd_cnt %u, our tx_cnt %u: %u in flight; CREDIT_REQUEST %s)\n",
+		c->host_port, c->guest_port, waiting, (unsigned long long)(now - c->stall_since), c->peer_buf_alloc,
+		c->peer_fwd_cnt, c->tx_cnt, c->tx_cnt - c->peer_fwd_cnt, c->credit_request_sent ? "sent" : "not sent");
+}
+
 void bvh_timers(struct bvh_engine *e)
 {
 	uint64_t now = bvh_now_ms();
 	for (unsigned i = 0; i < e->nactive; i++) {
 		struct bvh_conn *c = e->active[i];
+		stall_check(e, c, now);
 		if (!c->deadline || now < c->deadline)
 			continue;
 		c->deadline = 0;
@@ -598,11 +633,11 @@ void bvh_dump_stats(const struct bvh_engine *e, FILE *f)
 {
 	const struct bvh_stats *s = &e->st;
 	fprintf(f, "bv-vhost-vsock: stats: conns %u active, %llu host-initiated, %llu guest-initiated, "
-		"%llu/%llu refused (host/guest), %llu resets; guest tx %llu pkts %llu bytes, "
+		"%llu/%llu refused (host/guest), %llu resets, %llu stalled; guest tx %llu pkts %llu bytes, "
 		"guest rx %llu pkts %llu bytes; orphan RST %llu (dropped %llu)\n",
 		e->nactive, (unsigned long long)s->conns_host, (unsigned long long)s->conns_guest,
 		(unsigned long long)s->refused_host, (unsigned long long)s->refused_guest,
-		(unsigned long long)s->resets, (unsigned long long)s->tx_pkts, (unsigned long long)s->tx_bytes,
+		(unsigned long long)s->resets, (unsigned long long)s->stalls, (unsigned long long)s->tx_pkts, (unsigned long long)s->tx_bytes,
 		(unsigned long long)s->rx_pkts, (unsigned long long)s->rx_bytes,
 		(unsigned long long)s->orphan_rst, (unsigned long long)s->orphan_drop);
 	for (int k = 0; k < BVH_BAD_MAX; k++)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/pcap.h"
 #include "host/vhu.h"
 #include "vsock/vsock_wire.h"
 
@@ -38,6 +39,7 @@ struct bvh_opts {
 	unsigned connect_timeout_ms; /* host CONNECT line and guest RESPONSE wait */
 	unsigned close_timeout_ms;   /* wait for the guest's RST after our SHUTDOWN(both) */
 	unsigned max_conns;
+	unsigned stall_log_ms;       /* log a connection waiting this long on zero credit; 0 = never */
 	int verbose;
 };
 
@@ -45,6 +47,7 @@ struct bvh_stats {
 	uint64_t bad[BVH_BAD_MAX];
 	uint64_t tx_pkts, rx_pkts, tx_bytes, rx_bytes;
 	uint64_t conns_host, conns_guest, refused_host, refused_guest, resets, orphan_rst, orphan_drop;
+	uint64_t stalls;             /* connections logged as stalled on zero credit */
 };
 
 enum bvh_cstate {
@@ -83,6 +86,9 @@ struct bvh_conn {
 	uint32_t out_off, out_len, out_cap;
 	bool out_eom;               /* seqpacket: the staged bytes end a message */
 	uint32_t tx_cnt, peer_buf_alloc, peer_fwd_cnt;
+	uint64_t stall_since;       /* ms: data has waited on zero credit since then; 0 = not waiting */
+	uint32_t stall_tx_cnt;      /* tx_cnt then: any progress ends the episode */
+	bool stall_logged;
 
 	/* the host end, as the hooks report it */
 	bool host_open;             /* false once the host end is closed */
@@ -112,6 +118,7 @@ struct bvh_engine {
 	struct vr_chain chain;
 	uint8_t scratch[VSOCK_HDR_SIZE + VSOCK_MAX_PKT_PAYLOAD];
 	struct bvh_stats st;
+	struct bvpcap *pcap;         /* --pcap: ring.c records every packet crossing the rings; NULL = off */
 };
 
 #define BVH_LOG(e, ...) fprintf(stderr, "bv-vhost-vsock: " __VA_ARGS__)
@@ -186,5 +193,7 @@ void bvh_host_end_of_data(struct bvh_engine *e, struct bvh_conn *c);
 void bvh_host_stop_reading(struct bvh_engine *e, struct bvh_conn *c);
 /* Close the host end for good. */
 void bvh_host_close(struct bvh_engine *e, struct bvh_conn *c);
+/* Bytes the host end holds for the guest that are not staged yet (for the stall log). */
+uint32_t bvh_host_queued(const struct bvh_engine *e, const struct bvh_conn *c);
 
 #endif

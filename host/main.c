@@ -19,6 +19,7 @@
 
 #include "host/ring.h"
 #include "host/uds.h"
+#include "host/pcap.h"
 #include "host/vhu.h"
 
 enum { K_VLISTEN = BVH_K_FIRST_FREE, K_QEMU, K_KICK, K_SIGNAL };
@@ -47,6 +48,12 @@ static const char usage[] =
 	"  --features LIST        vsock feature bits to offer, exactly: none, or a list of\n"
 	"                         stream, seqpacket, no-implied-stream and bit numbers 0..23\n"
 	"                         separated by ',' or '+' (default: seqpacket)\n"
+	"  --pcap FILE            record every packet, both directions, to FILE (pcap, link\n"
+	"                         type 271 LINKTYPE_VSOCK as Linux vsockmon: tshark -r FILE)\n"
+	"  --pcap-snaplen N       bytes of each frame kept, headers included (76..262144;\n"
+	"                         default 262144, which keeps every frame whole)\n"
+	"  --stall-log-ms MS      log a connection whose data waited on zero credit this\n"
+	"                         long, once per stall (default 5000; 0 = never)\n"
 	"  -v, --verbose          log connection events\n"
 	"  -h, --help             this text\n"
 	"SIGUSR1 prints counters to stderr. SIGTERM/SIGINT exit cleanly.\n";
@@ -80,6 +87,9 @@ struct cfg {
 	unsigned connect_timeout;
 	unsigned max_conns;
 	uint64_t features;
+	const char *pcap_path;
+	unsigned pcap_snaplen;
+	unsigned stall_log_ms;
 	int verbose;
 };
 
@@ -159,6 +169,14 @@ static void set_opt(struct cfg *c, const char *name, const char *val)
 		c->features = parse_features(val);
 	} else if (!strcmp(name, "max-connections")) {
 		c->max_conns = (unsigned)parse_num("--max-connections", val, 1, 1u << 20);
+	} else if (!strcmp(name, "pcap")) {
+		if (!*val)
+			die_usage("%s", "--pcap needs a file name to write the capture to");
+		c->pcap_path = val;
+	} else if (!strcmp(name, "pcap-snaplen")) {
+		c->pcap_snaplen = (unsigned)parse_num("--pcap-snaplen", val, BVPCAP_FRAME_HDRS, BVPCAP_DEFAULT_SNAPLEN);
+	} else if (!strcmp(name, "stall-log-ms")) {
+		c->stall_log_ms = (unsigned)parse_num("--stall-log-ms", val, 0, 3600000);
 	} else {
 		die_usage("unknown option '%s'", name);
 	}
@@ -272,7 +290,8 @@ static int vhu_recv(int fd, struct vhu_msg *m, int *fds, int *nfds, const char *
 int main(int argc, char **argv)
 {
 	struct cfg cfg = { .cid = 3, .queue_size = VR_MAX_QUEUE, .buf = 256 * 1024, .connect_timeout = 5000,
-			   .max_conns = 1024, .features = VHU_DEFAULT_VSOCK_FEATURES };
+			   .max_conns = 1024, .features = VHU_DEFAULT_VSOCK_FEATURES, .pcap_snaplen = BVPCAP_DEFAULT_SNAPLEN,
+			   .stall_log_ms = 5000 };
 	parse_args(&cfg, argc, argv);
 
 	/* One fd per connection: take the hard limit so --max-connections is reachable. */
@@ -302,17 +321,27 @@ int main(int argc, char **argv)
 	char err[256];
 	struct bvh_opts o = { .guest_cid = cfg.cid, .uds_path = cfg.uds_path, .buf_alloc = cfg.buf,
 			      .connect_timeout_ms = cfg.connect_timeout, .close_timeout_ms = 8000,
-			      .max_conns = cfg.max_conns, .verbose = cfg.verbose };
+			      .max_conns = cfg.max_conns, .stall_log_ms = cfg.stall_log_ms, .verbose = cfg.verbose };
+	/* The capture before anything listens, so its first packet has a file to go to. */
+	static struct bvpcap pcap;
+	if (cfg.pcap_path && bvpcap_open(&pcap, cfg.pcap_path, cfg.pcap_snaplen, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bv-vhost-vsock: --pcap: %s\n", err);
+		return 1;
+	}
 	/* The host-side socket first: once the vhost-user socket exists (what
 	 * scripts wait for before starting QEMU), everything is ready. */
 	if (bvh_init(&eng, &o, &dev, epfd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bv-vhost-vsock: --uds-path: %s\n", err);
+		bvpcap_close(&pcap);
 		return 1;
 	}
+	if (cfg.pcap_path)
+		eng.pcap = &pcap;
 	int vlisten = bvh_unix_listen(cfg.socket_path, err, sizeof(err));
 	if (vlisten < 0) {
 		fprintf(stderr, "bv-vhost-vsock: --socket: %s\n", err);
 		bvh_fini(&eng);
+		bvpcap_close(&pcap);
 		return 1;
 	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = BVH_TAG(K_VLISTEN, 0, 0) };
@@ -437,10 +466,20 @@ int main(int argc, char **argv)
 		bvh_pump(&eng);
 		bvh_timers(&eng);
 		bvh_pump(&eng);
+		bvpcap_tick(&pcap, bvh_now_ms());
 	}
 	fprintf(stderr, "bv-vhost-vsock: exiting\n");
 	bvh_dump_stats(&eng, stderr);
 	bvh_fini(&eng);
+	if (cfg.pcap_path) {
+		uint64_t pkts = pcap.pkts, lost = pcap.lost;
+		if (bvpcap_close(&pcap) < 0)
+			fprintf(stderr, "bv-vhost-vsock: capture %s is incomplete: %llu packet(s) lost\n",
+				cfg.pcap_path, (unsigned long long)lost);
+		else
+			fprintf(stderr, "bv-vhost-vsock: capture: %llu packets in %s\n", (unsigned long long)pkts,
+				cfg.pcap_path);
+	}
 	if (qfd >= 0)
 		close(qfd);
 	vhu_dev_reset(&dev);

@@ -30,11 +30,22 @@ static void tx_process(struct bvh_engine *e)
 		} else {
 			struct vsock_hdr h;
 			vr_chain_read(&e->chain, 0, &h, sizeof(h));
+			bool have_payload = false;
+			if (e->pcap) {
+				/* as it crossed the ring: the header verbatim, the payload bytes that are there */
+				uint32_t n = e->chain.total - VSOCK_HDR_SIZE;
+				n = h.len < n ? h.len : n;
+				n = n < VSOCK_MAX_PKT_PAYLOAD ? n : VSOCK_MAX_PKT_PAYLOAD;
+				if (n)
+					vr_chain_read(&e->chain, VSOCK_HDR_SIZE, e->scratch, n);
+				bvpcap_packet(e->pcap, &h, e->scratch, n);
+				have_payload = true;   /* read once: the engine sees what the capture shows */
+			}
 			if (h.len > e->chain.total - VSOCK_HDR_SIZE || h.len > VSOCK_MAX_PKT_PAYLOAD) {
 				bvh_bad(e, BVH_BAD_LEN, "TX");
 				bvh_conn_bad_len(e, &h);
 			} else {
-				if (h.op == VSOCK_OP_RW && h.len)
+				if (h.op == VSOCK_OP_RW && h.len && !have_payload)
 					vr_chain_read(&e->chain, VSOCK_HDR_SIZE, e->scratch, h.len);
 				e->st.tx_pkts++;
 				bvh_conn_packet(e, &h, e->scratch);
@@ -71,6 +82,8 @@ static void rx_put(struct bvh_engine *e, struct vr_queue *q, const struct vsock_
 	vr_chain_write(&e->chain, 0, h, VSOCK_HDR_SIZE);
 	if (h->len)
 		vr_chain_write(&e->chain, VSOCK_HDR_SIZE, payload, h->len);
+	if (e->pcap)
+		bvpcap_packet(e->pcap, h, payload, h->len);
 	vr_push(q, e->chain.head, VSOCK_HDR_SIZE + h->len);
 	e->st.rx_pkts++;
 }

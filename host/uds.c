@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -198,6 +199,15 @@ void bvh_host_stop_reading(struct bvh_engine *e, struct bvh_conn *c)
 {
 	(void)e;
 	shutdown(c->fd, SHUT_RD);
+}
+
+uint32_t bvh_host_queued(const struct bvh_engine *e, const struct bvh_conn *c)
+{
+	(void)e;
+	int n = 0;
+	if (c->fd < 0 || ioctl(c->fd, FIONREAD, &n) < 0 || n < 0)
+		return 0;
+	return (uint32_t)n;
 }
 
 void bvh_host_close(struct bvh_engine *e, struct bvh_conn *c)

@@ -126,3 +126,61 @@ def flow(frames, guest_port, host_port=None):
         if gp == guest_port and (host_port is None or hp == host_port):
             out.append(f)
     return out
+
+
+# Fields a host stack chooses for itself, so two correct hosts may differ:
+# its port (ephemeral), its receive buffer size (buf_alloc: a socket option
+# or --tx-buffer-size) and when its reader consumed (fwd_cnt). Timestamps too.
+HOST_CHOSEN = {"src_port", "mon_src_port", "buf_alloc", "fwd_cnt"}
+# A packet's receiver port is the host's port on guest-emitted packets.
+GUEST_EMITTED_HOST_PORT = {"dst_port", "mon_dst_port"}
+# Host control packets are host policy (Linux volunteers a CREDIT_UPDATE when
+# its receive queue drains; host/ when a quarter of its buffer is free again).
+HOST_POLICY_OPS = {OP["CREDIT_UPDATE"], OP["CREDIT_REQUEST"]}
+COMPARED = MON_HDR + VIRTIO_HDR + ["payload", "frame_len"]
+
+
+def monitor_header_problems(frames, who):
+    """The monitor header of every frame must be what vsockmon derives from
+    the virtio header."""
+    probs = []
+    for f in frames:
+        want = {"mon_src_cid": f["src_cid"], "mon_dst_cid": f["dst_cid"], "mon_src_port": f["src_port"],
+                "mon_dst_port": f["dst_port"], "mon_op": MON_OP_OF.get(f["op"], 0), "mon_transport": 2,
+                "mon_len": 44, "mon_reserved": b"\0\0"}
+        for k, v in want.items():
+            if f[k] != v:
+                probs.append(f"{who} frame {f['frame']}: {k} = {f[k]!r}, vsockmon derives {v!r}")
+    return probs
+
+
+def compare_flows(ours, theirs, guest_cid=3):
+    """Differences between two captures of the same exchange with the same
+    guest under two host stacks (one connection each). Guest-emitted frames
+    must match field for field, the host's port aside; host-emitted frames
+    must match except what a host chooses for itself (HOST_CHOSEN), and host
+    control packets (HOST_POLICY_OPS) are not paired. Returns a list of strings."""
+    probs = monitor_header_problems(ours, "ours") + monitor_header_problems(theirs, "theirs")
+    for who, skip, keep in (("guest", GUEST_EMITTED_HOST_PORT, lambda f: f["src_cid"] == guest_cid),
+                            ("host", HOST_CHOSEN, lambda f: f["src_cid"] != guest_cid
+                             and f["op"] not in HOST_POLICY_OPS)):
+        a = [f for f in ours if keep(f)]
+        b = [f for f in theirs if keep(f)]
+        if [f["op"] for f in a] != [f["op"] for f in b]:
+            probs.append(f"{who}-emitted ops differ: ours {[OPS.get(f['op']) for f in a]}, "
+                         f"theirs {[OPS.get(f['op']) for f in b]}")
+            continue
+        for fa, fb in zip(a, b):
+            for k in COMPARED:
+                if k not in skip and fa[k] != fb[k]:
+                    probs.append(f"{who}-emitted {OPS.get(fa['op'])} (ours #{fa['frame']}, theirs "
+                                 f"#{fb['frame']}): {k} ours {fa[k]!r} theirs {fb[k]!r}")
+    # Host fwd_cnt may differ, but never beyond what the guest has sent.
+    for who, frames in (("ours", ours), ("theirs", theirs)):
+        sent = 0
+        for f in frames:
+            if f["src_cid"] == guest_cid and f["op"] == OP["RW"]:
+                sent += f["len"]
+            elif f["src_cid"] != guest_cid and f["fwd_cnt"] > sent:
+                probs.append(f"{who} frame {f['frame']}: host fwd_cnt {f['fwd_cnt']} > {sent} bytes the guest sent")
+    return probs

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Unit tests of host/ (the vhost-user vsock back end), native with ASan/UBSan.
-HOST_UNIT_DEPS := host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c host/vring.h host/vhu.h host/conn.h host/ring.h host/uds.h \
+HOST_UNIT_DEPS := host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c host/pcap.c host/vring.h host/vhu.h host/conn.h \
+	host/ring.h host/uds.h host/pcap.h \
 	vsock/vsock_wire.h tests/unit/test_host_fakeguest.h tests/unit/check.h
 
 UNIT_TESTS += $(HOSTBUILD)/test_host_vring $(HOSTBUILD)/test_host_vhu $(HOSTBUILD)/test_host_conn \
@@ -16,7 +17,7 @@ $(HOSTBUILD)/test_host_vhu: tests/unit/test_host_vhu.c $(HOST_UNIT_DEPS)
 
 $(HOSTBUILD)/test_host_conn: tests/unit/test_host_conn.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c host/pcap.c
 
 $(HOSTBUILD)/test_host_pcap: tests/unit/test_host_pcap.c host/pcap.c host/pcap.h vsock/vsock_wire.h tests/unit/check.h
 	@mkdir -p $(dir $@)

@@ -2,7 +2,8 @@
 /* Unit tests of the back end's connection engine (host/conn.c, ring.c, uds.c), with a fake
  * guest driving the TX/RX rings and real Unix sockets in a temp directory:
  * connect/refuse both ways, credit in both directions, half-close, SEQPACKET
- * boundaries, RX splitting, and hostile packets that must not disturb others. */
+ * boundaries, RX splitting, and hostile packets that must not disturb others;
+ * the --pcap hooks and the stall log. */
 #define _GNU_SOURCE
 #define CHECK_MAIN
 #include <errno.h>
@@ -498,6 +499,142 @@ static void test_negotiated_types(void)
 	d.features = saved;
 }
 
+/* Read a capture back: n records, each header + payload into recs (for the checks). */
+struct caprec { struct bvpcap_mon_hdr m; struct vsock_hdr h; uint8_t pay[64]; uint32_t paylen, orig; };
+
+static int read_capture(const char *path, struct caprec *recs, int max)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	struct bvpcap_file_hdr fh;
+	int n = -1;
+	if (fread(&fh, sizeof(fh), 1, f) == 1 && fh.linktype == BVPCAP_LINKTYPE_VSOCK) {
+		n = 0;
+		struct bvpcap_rec_hdr rh;
+		while (n < max && fread(&rh, sizeof(rh), 1, f) == 1) {
+			struct caprec *r = &recs[n++];
+			uint8_t frame[512];
+			if (rh.incl_len > sizeof(frame) || fread(frame, 1, rh.incl_len, f) != rh.incl_len ||
+			    rh.incl_len < BVPCAP_FRAME_HDRS)
+				return -1;
+			memcpy(&r->m, frame, sizeof(r->m));
+			memcpy(&r->h, frame + sizeof(r->m), VSOCK_HDR_SIZE);
+			r->paylen = rh.incl_len - BVPCAP_FRAME_HDRS;
+			r->orig = rh.orig_len;
+			memcpy(r->pay, frame + BVPCAP_FRAME_HDRS, r->paylen < 64 ? r->paylen : 64);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* --pcap's hooks in ring.c: every packet that crosses a ring, both ways, as it
+ * crossed (a lying hdr.len too), in order; and the stall log's episodes. */
+static void test_capture_and_stall(void)
+{
+	struct vsock_hdr h, r;
+	char path[96];
+	snprintf(path, sizeof(path), "%s/cap.pcap", dir);
+	static struct bvpcap cap;
+	char err[200];
+	CHECK_EQ(bvpcap_open(&cap, path, BVPCAP_DEFAULT_SNAPLEN, err, sizeof(err)), 0);
+	e.pcap = &cap;
+	rx_reset();
+	rx_post(32, VSOCK_HDR_SIZE + 4096, 0);
+	int ls = listen_at(64, SOCK_STREAM);
+	h = hdr(VSOCK_OP_REQUEST, 3000, 64, 0);
+	h.buf_alloc = 16;                          /* the guest grants 16 bytes */
+	tx_send(&h, NULL, 0);
+	pump(2);
+	CHECK_EQ(rx_get(&r, NULL), 0);
+	int s = accept(ls, NULL, NULL);
+	CHECK(s >= 0);
+	h = hdr(VSOCK_OP_RW, 3000, 64, 3);
+	h.buf_alloc = 16;
+	tx_send(&h, "abc", 3);
+	/* a header that claims 500 bytes where 10 travelled (no such flow) */
+	struct vsock_hdr liar = hdr(VSOCK_OP_RW, 3999, 64, 500);
+	tx_send(&liar, "0123456789", 10);
+	pump(2);
+
+	/* stall: 40 bytes for a guest that granted 16 */
+	e.o.stall_log_ms = 30;
+	uint64_t stalls0 = e.st.stalls;
+	CHECK(write(s, "0123456789012345678901234567890123456789", 40) == 40);
+	pump(3);
+	uint8_t buf[8192];
+	while (rx_get(&r, buf) >= 0)
+		;
+	CHECK_EQ(e.st.stalls, stalls0);            /* not yet: waiting shorter than 30 ms */
+	usleep(60 * 1000);
+	pump(2);
+	CHECK_EQ(e.st.stalls, stalls0 + 1);
+	usleep(60 * 1000);
+	pump(2);
+	CHECK_EQ(e.st.stalls, stalls0 + 1);        /* once per stall */
+	struct bvh_conn *c = bvh_conn_lookup(&e, 64, 3000);
+	CHECK(c && c->stall_logged && c->tx_cnt == 16);
+	h = hdr(VSOCK_OP_CREDIT_UPDATE, 3000, 64, 0);
+	h.buf_alloc = 16;
+	h.fwd_cnt = 16;                            /* the guest read it: 16 more */
+	tx_send(&h, NULL, 0);
+	pump(3);
+	CHECK(c && !c->stall_logged);              /* 16 more bytes went: that episode ended */
+	CHECK(c && c->tx_cnt == 32);
+	while (rx_get(&r, buf) >= 0)
+		;
+	usleep(60 * 1000);
+	pump(2);
+	CHECK_EQ(e.st.stalls, stalls0 + 2);        /* a new episode is a new line */
+	e.o.stall_log_ms = 0;
+	h.fwd_cnt = 32;
+	tx_send(&h, NULL, 0);                      /* room for the last 8 bytes */
+	pump(2);
+	CHECK_EQ(recv(s, buf, sizeof(buf), MSG_DONTWAIT), 3);   /* "abc": closing unread would be a reset */
+	close(s);
+	close(ls);
+	pump(3);
+	drain_rx();
+	e.pcap = NULL;
+	CHECK_EQ(bvpcap_close(&cap), 0);
+
+	static struct caprec rec[64];
+	int n = read_capture(path, rec, 64);
+	CHECK(n >= 7);
+	if (n < 7)
+		return;
+	/* guest REQUEST, our RESPONSE, guest RW "abc", the liar, then our RWs of 16 */
+	CHECK_EQ(rec[0].h.op, VSOCK_OP_REQUEST);
+	CHECK_EQ(rec[0].h.src_cid, CID);
+	CHECK_EQ(rec[0].m.src_cid, CID);
+	CHECK_EQ(rec[0].m.dst_port, 64);
+	CHECK_EQ(rec[0].m.op, BVPCAP_MON_CONNECT);
+	CHECK_EQ(rec[1].h.op, VSOCK_OP_RESPONSE);
+	CHECK_EQ(rec[1].h.src_cid, VSOCK_CID_HOST);
+	CHECK_EQ(rec[1].m.src_port, 64);
+	CHECK_EQ(rec[1].m.dst_port, 3000);
+	CHECK_EQ(rec[2].h.op, VSOCK_OP_RW);
+	CHECK_EQ(rec[2].paylen, 3);
+	CHECK(!memcmp(rec[2].pay, "abc", 3));
+	CHECK_EQ(rec[2].m.op, BVPCAP_MON_PAYLOAD);
+	CHECK_EQ(rec[3].h.len, 500);               /* verbatim */
+	CHECK_EQ(rec[3].paylen, 10);               /* what was there */
+	CHECK(!memcmp(rec[3].pay, "0123456789", 10));
+	int rw16 = 0, shut = 0;
+	for (int i = 4; i < n; i++) {
+		if (rec[i].h.src_cid == VSOCK_CID_HOST && rec[i].h.op == VSOCK_OP_RW) {
+			CHECK_EQ(rec[i].paylen, rec[i].h.len);
+			CHECK(!memcmp(rec[i].pay, "0123456789012345678901234567890123456789" + 16 * rw16,
+				      rec[i].paylen));
+			rw16++;
+		}
+		shut += rec[i].h.op == VSOCK_OP_SHUTDOWN && rec[i].h.flags == VSOCK_SHUTDOWN_BOTH;
+	}
+	CHECK_EQ(rw16, 3);                         /* 16 + 16 + 8 */
+	CHECK_EQ(shut, 1);                         /* the host program closed */
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/bvh-unit-XXXXXX");
@@ -526,9 +663,12 @@ int main(void)
 	test_seqpacket_and_rx_split();
 	test_host_initiated();
 	test_negotiated_types();
+	test_capture_and_stall();
 	bvh_fini(&e);
 	close(epfd);
-	for (int p = 60; p <= 63; p++) {
+	snprintf(err, sizeof(err), "%s/cap.pcap", dir);
+	unlink(err);
+	for (int p = 60; p <= 64; p++) {
 		char path[160];
 		snprintf(path, sizeof(path), "%s_%d", uds, p);
 		unlink(path);

@@ -3,8 +3,12 @@
 # main. Memory layout and the board code are shared with arm32 (virt.mk).
 include arch/arm-common/virt.mk
 CC := aarch64-linux-gnu-gcc --specs=picolibc.specs
+AR := aarch64-linux-gnu-ar
+NM := aarch64-linux-gnu-nm
 SIZE := aarch64-linux-gnu-size
-ARCH_CFLAGS := -mcpu=cortex-a53 -fno-pie
+# What code linked with libbarevsock.a must agree on (make install records it).
+ARCH_ABI_CFLAGS := -mcpu=cortex-a53 -fno-pie
+ARCH_CFLAGS := $(ARCH_ABI_CFLAGS)
 ARCH_LDFLAGS := -static -no-pie $(VIRT_LDFLAGS)
 ARCH_LIBS :=
 ARCH_SRCS := arch/aarch64/start.S arch/aarch64/arch.c $(VIRT_SRCS)

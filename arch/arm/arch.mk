@@ -4,8 +4,12 @@
 # layout and the board code are shared with aarch64 (virt.mk).
 include arch/arm-common/virt.mk
 CC := arm-none-eabi-gcc --specs=picolibc.specs
+AR := arm-none-eabi-ar
+NM := arm-none-eabi-nm
 SIZE := arm-none-eabi-size
-ARCH_CFLAGS := -mcpu=cortex-a15 -mthumb -mfloat-abi=hard -mfpu=neon-vfpv4
+# What code linked with libbarevsock.a must agree on (make install records it).
+ARCH_ABI_CFLAGS := -mcpu=cortex-a15 -mthumb -mfloat-abi=hard -mfpu=neon-vfpv4
+ARCH_CFLAGS := $(ARCH_ABI_CFLAGS)
 ARCH_LDFLAGS := $(VIRT_LDFLAGS)
 ARCH_LIBS :=
 ARCH_SRCS := arch/arm/start.S arch/arm/arch.c $(VIRT_SRCS)

@@ -3,9 +3,13 @@
 # libc subset (libc-glue/x86_64) since Debian has no x86_64 picolibc.
 # PVH entry (start.S) -> long mode -> bv_crt_start -> main. Linked at 1 MiB.
 CC := gcc
+AR := ar
+NM := nm
 SIZE := size
 X86_GCC_INC := $(shell gcc -print-file-name=include)
-ARCH_CFLAGS := -m64 -march=x86-64 -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
+# What code linked with libbarevsock.a must agree on (make install records it).
+ARCH_ABI_CFLAGS := -m64 -march=x86-64 -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie
+ARCH_CFLAGS := $(ARCH_ABI_CFLAGS) \
 	-fno-asynchronous-unwind-tables -fno-builtin-printf -nostdinc -isystem $(X86_GCC_INC) \
 	-Ilibc-glue/x86_64/include
 ARCH_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/x86_64.ld -Wl,--gc-sections \

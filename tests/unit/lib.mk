@@ -6,13 +6,16 @@ UNIT_TESTS += $(HOSTBUILD)/test_err $(HOSTBUILD)/test_err_errno_h
 
 $(HOSTBUILD)/test_err: tests/unit/test_err.c base/strerror.c include/bv/err.h tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< base/strerror.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< base/strerror.c
 
 $(HOSTBUILD)/test_err_errno_h: tests/unit/test_err.c base/strerror.c include/bv/err.h tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -DBV_ERR_FROM_ERRNO_H -o $@ $< base/strerror.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DBV_ERR_FROM_ERRNO_H -o $@ $< base/strerror.c
 
 UNIT_TESTS += $(HOSTBUILD)/test_log
 $(HOSTBUILD)/test_log: tests/unit/test_log.c base/log.c include/bv/log.h arch/host/port.c tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< base/log.c arch/host/port.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< base/log.c arch/host/port.c

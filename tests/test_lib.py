@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""libbarevsock.a as a product: for every architecture the archive exists
+(make all-arches builds it), and everything it leaves undefined is in the
+port interface (include/bv/port.h), the compiler's mem* builtins, or, on
+32-bit Arm, the named libgcc helpers. Nothing else: no printf, no str*, no
+arch_*, nothing of discover/."""
+import os
+import re
+import subprocess
+import pytest
+import qemu
+
+NM = {"x86_64": "nm", "aarch64": "aarch64-linux-gnu-nm", "arm": "arm-none-eabi-nm"}
+
+# bv/port.h, read from the header so the two cannot drift apart.
+def _port_functions():
+    with open(os.path.join(qemu.ROOT, "include", "bv", "port.h")) as f:
+        text = f.read()
+    names = set(re.findall(r"^\w[\w ]*?\b(bv_port_\w+)\(", text, re.M))
+    assert {"bv_port_now_us", "bv_port_dma_addr", "bv_port_log"} <= names, names
+    return names
+
+# What gcc may call on its own for plain C: block moves and clears, and
+# (only with -O2 loops it recognises) comparisons. Any freestanding
+# environment has to supply them (gcc's documentation says so).
+COMPILER_MEM = {"memcpy", "memset", "memmove", "memcmp"}
+
+# arm32 (AAPCS): gcc calls libgcc for what the core cannot do inline. The
+# library divides 64-bit values (microseconds to milliseconds, %llu in
+# bv_logf, the engine's timers): __aeabi_uldivmod (unsigned), __aeabi_ldivmod
+# (signed). Cortex-A15 has hardware 32-bit divide, but for a port built for
+# a core without it (-mcpu=cortex-a9) gcc calls __aeabi_uidiv(mod) and
+# __aeabi_idiv(mod) instead. Every arm-none-eabi toolchain's libgcc has them.
+ARM_EABI = {"__aeabi_uldivmod", "__aeabi_ldivmod", "__aeabi_uidiv", "__aeabi_uidivmod",
+            "__aeabi_idiv", "__aeabi_idivmod"}
+
+
+def library_undefined(arch):
+    lib = os.path.join(qemu.BUILD, arch, "libbarevsock.a")
+    if not os.path.exists(lib):
+        raise FileNotFoundError(f"{lib} is missing: run 'make all-arches' (or 'make lib ARCH={arch}')")
+    undef = subprocess.run([NM[arch], "-u", lib], capture_output=True, text=True, check=True).stdout
+    defined = subprocess.run([NM[arch], "--defined-only", lib], capture_output=True, text=True, check=True).stdout
+    u = {l.split()[-1] for l in undef.splitlines() if l.strip() and not l.endswith(":")}
+    d = {l.split()[-1] for l in defined.splitlines() if len(l.split()) == 3}
+    return u - d
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "arm"])
+def test_library_needs_only_the_port(arch):
+    allowed = _port_functions() | COMPILER_MEM | (ARM_EABI if arch == "arm" else set())
+    need = library_undefined(arch)
+    print(f"{arch}: libbarevsock.a needs {' '.join(sorted(need))}")
+    assert need - allowed == set(), f"{arch}: libbarevsock.a calls outside the port: {sorted(need - allowed)}"
+    # Not vacuous: the archive does reach the port.
+    assert {"bv_port_now_us", "bv_port_dma_addr", "bv_port_log"} <= need, sorted(need)

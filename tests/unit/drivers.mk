@@ -19,3 +19,14 @@ $(HOSTBUILD)/test_mmio_cmdline: tests/unit/test_mmio_cmdline.c discover/mmio_cmd
 	@mkdir -p $(dir $@)
 	$(msg) HOSTCC $@
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< discover/mmio_cmdline.c base/log.c arch/host/port.c
+
+# The DMA hook and cache hooks, proven: the library (transports, virtio,
+# virtqueues, vsock) against the shared fake device's DMA-offset and cache model.
+FAKE_VIRTIO := tests/unit/fake_virtio.c tests/unit/fake_virtio.h
+UNIT_TESTS += $(HOSTBUILD)/test_dma
+$(HOSTBUILD)/test_dma: tests/unit/test_dma.c $(FAKE_VIRTIO) $(BAREVSOCK_LIB_FILES) arch/host/port.c \
+		tests/unit/check.h include/bv/port.h include/bv/config.h drivers/virtio_mmio.h drivers/virtio_pci.h \
+		drivers/virtio.h drivers/virtq.h vsock/vsock_dev.h vsock/vsock.h
+	@mkdir -p $(dir $@)
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/fake_virtio.c $(BAREVSOCK_LIB_FILES) arch/host/port.c

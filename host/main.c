@@ -17,16 +17,18 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "host/raw.h"
 #include "host/ring.h"
 #include "host/uds.h"
 #include "host/pcap.h"
 #include "host/vhu.h"
 
-enum { K_VLISTEN = BVH_K_FIRST_FREE, K_QEMU, K_KICK, K_SIGNAL };
+enum { K_VLISTEN = BVH_K_FIRST_FREE, K_QEMU, K_KICK, K_SIGNAL, K_RAW_LISTEN, K_RAW_CLIENT };
 
 static const char usage[] =
 	"usage: bv-vhost-vsock --socket PATH --uds-path PATH [options]\n"
 	"       bv-vhost-vsock --vm guest-cid=N,socket=PATH,uds-path=PATH[,tx-buffer-size=N][,queue-size=N]\n"
+	"       bv-vhost-vsock --socket PATH --raw CTLSOCK [options]   (raw-packet host for tests)\n"
 	"\n"
 	"vhost-user vsock device back end for QEMU (-device vhost-user-vsock-pci or\n"
 	"vhost-user-vsock-device). Guest connections are bridged to Unix sockets:\n"
@@ -54,6 +56,8 @@ static const char usage[] =
 	"                         default 262144, which keeps every frame whole)\n"
 	"  --stall-log-ms MS      log a connection whose data waited on zero credit this\n"
 	"                         long, once per stall (default 5000; 0 = never)\n"
+	"  --raw CTLSOCK          no bridge: a test client on the Unix socket CTLSOCK plays the\n"
+	"                         host packet by packet (tests/rawhost.py; protocol in host/raw.h)\n"
 	"  -v, --verbose          log connection events\n"
 	"  -h, --help             this text\n"
 	"SIGUSR1 prints counters to stderr. SIGTERM/SIGINT exit cleanly.\n";
@@ -81,7 +85,7 @@ static unsigned long long parse_num(const char *opt, const char *s, unsigned lon
 
 struct cfg {
 	unsigned long long cid;
-	const char *socket_path, *uds_path;
+	const char *socket_path, *uds_path, *raw_path;
 	unsigned queue_size;
 	unsigned buf;
 	unsigned connect_timeout;
@@ -157,6 +161,8 @@ static void set_opt(struct cfg *c, const char *name, const char *val)
 		c->socket_path = val;
 	} else if (!strcmp(name, "uds-path")) {
 		c->uds_path = val;
+	} else if (!strcmp(name, "raw")) {
+		c->raw_path = val;
 	} else if (!strcmp(name, "queue-size")) {
 		c->queue_size = (unsigned)parse_num("--queue-size", val, 1, VR_MAX_QUEUE);
 		if (c->queue_size & (c->queue_size - 1))
@@ -227,7 +233,9 @@ static void parse_args(struct cfg *c, int argc, char **argv)
 	}
 	if (!c->socket_path)
 		die_usage("%s", "--socket PATH is required: the vhost-user socket QEMU's -chardev connects to");
-	if (!c->uds_path)
+	if (c->uds_path && c->raw_path)
+		die_usage("%s", "--uds-path and --raw exclude each other: the raw host has no bridge");
+	if (!c->uds_path && !c->raw_path)
 		die_usage("%s", "--uds-path PATH is required: the Unix socket host programs connect to");
 }
 
@@ -316,6 +324,8 @@ int main(int argc, char **argv)
 
 	static struct vhu_dev dev;
 	static struct bvh_engine eng;
+	static struct raw_host raw;
+	const bool rawmode = cfg.raw_path != NULL;
 	vhu_dev_init(&dev, cfg.cid, cfg.queue_size);
 	dev.vsock_features = cfg.features;
 	char err[256];
@@ -330,7 +340,16 @@ int main(int argc, char **argv)
 	}
 	/* The host-side socket first: once the vhost-user socket exists (what
 	 * scripts wait for before starting QEMU), everything is ready. */
-	if (bvh_init(&eng, &o, &dev, epfd, err, sizeof(err)) < 0) {
+	if (rawmode) {
+		if (raw_init(&raw, &dev, epfd, cfg.raw_path, BVH_TAG(K_RAW_LISTEN, 0, 0), BVH_TAG(K_RAW_CLIENT, 0, 0),
+			     err, sizeof(err)) < 0) {
+			fprintf(stderr, "bv-vhost-vsock: --raw: %s\n", err);
+			bvpcap_close(&pcap);
+			return 1;
+		}
+		if (cfg.pcap_path)
+			raw.all = &pcap;
+	} else if (bvh_init(&eng, &o, &dev, epfd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bv-vhost-vsock: --uds-path: %s\n", err);
 		bvpcap_close(&pcap);
 		return 1;
@@ -340,7 +359,10 @@ int main(int argc, char **argv)
 	int vlisten = bvh_unix_listen(cfg.socket_path, err, sizeof(err));
 	if (vlisten < 0) {
 		fprintf(stderr, "bv-vhost-vsock: --socket: %s\n", err);
-		bvh_fini(&eng);
+		if (rawmode)
+			raw_fini(&raw);
+		else
+			bvh_fini(&eng);
 		bvpcap_close(&pcap);
 		return 1;
 	}
@@ -349,8 +371,9 @@ int main(int argc, char **argv)
 	ev.data.u64 = BVH_TAG(K_SIGNAL, 0, 0);
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
 
-	printf("bv-vhost-vsock: listening on %s (cid %llu); host programs connect to %s\n", cfg.socket_path,
-	       cfg.cid, cfg.uds_path);
+	printf("bv-vhost-vsock: listening on %s (cid %llu); %s %s\n", cfg.socket_path, cfg.cid,
+	       rawmode ? "raw-packet control socket" : "host programs connect to",
+	       rawmode ? cfg.raw_path : cfg.uds_path);
 	fflush(stdout);
 
 	int qfd = -1;
@@ -428,13 +451,19 @@ int main(int argc, char **argv)
 					dev.kick_changed = 0;
 					if (dev.rings_stopped) {
 						dev.rings_stopped = false;
-						bvh_reset_all(&eng, "the guest's device stopped");
+						if (rawmode)
+							raw_device_reset(&raw);
+						else
+							bvh_reset_all(&eng, "the guest's device stopped");
 					}
 					if (r < 0 || h < 0) {
 						fprintf(stderr, "bv-vhost-vsock: front end gone (%s); waiting for the next one\n",
 							why ? why : "?");
-						bvh_reset_all(&eng, "front end disconnected");
+						if (!rawmode)
+							bvh_reset_all(&eng, "front end disconnected");
 						vhu_dev_reset(&dev);
+						if (rawmode)
+							raw_device_reset(&raw);
 						for (int q = 0; q < VHU_NUM_QUEUES; q++)
 							kick_reg[q] = -1;   /* closed by the reset */
 						dev.kick_changed = 0;
@@ -454,23 +483,35 @@ int main(int argc, char **argv)
 			} else if (kind == K_SIGNAL) {
 				struct signalfd_siginfo si;
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGUSR1)
-						bvh_dump_stats(&eng, stderr);
-					else
+					if (si.ssi_signo == SIGUSR1) {
+						if (!rawmode)
+							bvh_dump_stats(&eng, stderr);
+					} else {
 						running = false;
+					}
 				}
-			} else if (kind == BVH_K_LISTEN || kind == BVH_K_CONN) {
+			} else if (kind == K_RAW_LISTEN || kind == K_RAW_CLIENT) {
+				raw_event(&raw, tag);
+			} else if (!rawmode && (kind == BVH_K_LISTEN || kind == BVH_K_CONN)) {
 				bvh_event(&eng, tag, evs[i].events);
 			}
 		}
-		bvh_pump(&eng);
-		bvh_timers(&eng);
-		bvh_pump(&eng);
+		if (rawmode) {
+			raw_pump(&raw);
+		} else {
+			bvh_pump(&eng);
+			bvh_timers(&eng);
+			bvh_pump(&eng);
+		}
 		bvpcap_tick(&pcap, bvh_now_ms());
 	}
 	fprintf(stderr, "bv-vhost-vsock: exiting\n");
-	bvh_dump_stats(&eng, stderr);
-	bvh_fini(&eng);
+	if (rawmode) {
+		raw_fini(&raw);
+	} else {
+		bvh_dump_stats(&eng, stderr);
+		bvh_fini(&eng);
+	}
 	if (cfg.pcap_path) {
 		uint64_t pkts = pcap.pkts, lost = pcap.lost;
 		if (bvpcap_close(&pcap) < 0)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,9 +22,10 @@ uint64_t vhu_offered_features(const struct vhu_dev *d)
 	return (1ull << VHU_F_VERSION_1) | (1ull << VHU_F_PROTOCOL_FEATURES) | d->vsock_features;
 }
 
-uint64_t vhu_offered_protocol_features(void)
+uint64_t vhu_offered_protocol_features(const struct vhu_dev *d)
 {
-	return (1ull << VHU_PF_CONFIG) | (1ull << VHU_PF_REPLY_ACK);
+	return (1ull << VHU_PF_CONFIG) | (1ull << VHU_PF_REPLY_ACK) |
+	       (d->offer_backend_req ? 1ull << VHU_PF_BACKEND_REQ : 0);
 }
 
 static void close_fd(int *fd)
@@ -50,6 +52,7 @@ void vhu_dev_init(struct vhu_dev *d, uint64_t guest_cid, uint32_t max_queue_size
 	d->guest_cid = guest_cid;
 	d->max_queue_size = max_queue_size;
 	d->vsock_features = VHU_DEFAULT_VSOCK_FEATURES;
+	d->backend_fd = -1;
 	for (int i = 0; i < VHU_NUM_QUEUES; i++)
 		d->vq[i].kick_fd = d->vq[i].call_fd = d->vq[i].err_fd = -1;
 }
@@ -71,6 +74,7 @@ void vhu_dev_reset(struct vhu_dev *d)
 	for (int i = 0; i < VHU_NUM_QUEUES; i++)
 		vq_clear(d, i);
 	unmap_all(d);
+	close_fd(&d->backend_fd);
 	d->features = d->protocol_features = 0;
 	d->owner = false;
 	d->rings_stopped = true;
@@ -257,12 +261,12 @@ static int dispatch(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nf
 	case VHU_GET_PROTOCOL_FEATURES:
 		if (m->hdr.size != 0 && m->hdr.size != 8)
 			return fail(d, "request %u: payload must be 0 or 8 bytes, got %u", m->hdr.request, m->hdr.size);
-		reply_u64(reply, m->hdr.request, vhu_offered_protocol_features());
+		reply_u64(reply, m->hdr.request, vhu_offered_protocol_features(d));
 		return 1;
 	case VHU_SET_PROTOCOL_FEATURES:
 		if (expect_size(d, m, 8) < 0)
 			return -1;
-		if (m->u.u64 & ~vhu_offered_protocol_features())
+		if (m->u.u64 & ~vhu_offered_protocol_features(d))
 			return fail(d, "SET_PROTOCOL_FEATURES: 0x%llx has bits we did not offer",
 				    (unsigned long long)m->u.u64);
 		d->protocol_features = m->u.u64;
@@ -372,8 +376,20 @@ static int dispatch(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nf
 		reply->u.config.size = c->size;
 		reply->u.config.flags = c->flags;
 		memcpy(reply->u.config.region, space + c->offset, c->size);
+		d->config_reads++;
 		return 1;
 	}
+	case VHU_SET_BACKEND_REQ_FD:
+		if (!(d->protocol_features & (1ull << VHU_PF_BACKEND_REQ)))
+			return fail(d, "SET_BACKEND_REQ_FD: the back-end channel was not negotiated");
+		if (expect_size(d, m, 0) < 0)
+			return -1;
+		if (nfds != 1)
+			return fail(d, "SET_BACKEND_REQ_FD: %d fds, want 1", nfds);
+		close_fd(&d->backend_fd);
+		d->backend_fd = fds[0];
+		fds[0] = -1;
+		return 0;
 	case VHU_SET_CONFIG:
 		/* vsock config is read-only: accept and ignore. */
 		return 0;
@@ -383,6 +399,16 @@ static int dispatch(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nf
 	default:
 		return fail(d, "request %u is not supported by this back end", m->hdr.request);
 	}
+}
+
+int vhu_config_changed(struct vhu_dev *d)
+{
+	if (d->backend_fd < 0)
+		return -1;
+	/* No NEED_REPLY: QEMU answers only after its GET_CONFIG round trip,
+	 * which needs this process's event loop to run. */
+	struct vhu_hdr h = { .request = VHU_BACKEND_CONFIG_CHANGE_MSG, .flags = VHU_VERSION, .size = 0 };
+	return send(d->backend_fd, &h, sizeof(h), MSG_NOSIGNAL) == (ssize_t)sizeof(h) ? 0 : -1;
 }
 
 int vhu_handle(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nfds, struct vhu_msg *reply)

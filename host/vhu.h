@@ -31,6 +31,7 @@ enum vhu_request {
 	VHU_SET_PROTOCOL_FEATURES = 16,
 	VHU_GET_QUEUE_NUM = 17,
 	VHU_SET_VRING_ENABLE = 18,
+	VHU_SET_BACKEND_REQ_FD = 21,   /* SET_SLAVE_REQ_FD in QEMU 7.2 */
 	VHU_GET_CONFIG = 24,
 	VHU_SET_CONFIG = 25,
 	VHU_RESET_DEVICE = 34,
@@ -45,7 +46,11 @@ enum vhu_request {
 #define VHU_F_VERSION_1         32
 #define VHU_PF_MQ        0
 #define VHU_PF_REPLY_ACK 3
+#define VHU_PF_BACKEND_REQ 5   /* SLAVE_REQ in QEMU 7.2: a channel for back-end requests */
 #define VHU_PF_CONFIG    9
+
+/* Requests the back end sends on the back-end channel. */
+#define VHU_BACKEND_CONFIG_CHANGE_MSG 2
 
 #define VHU_NUM_QUEUES 3
 #define VHU_MAX_FDS    8
@@ -98,6 +103,9 @@ struct vhu_dev {
 	uint32_t max_queue_size;
 	uint64_t vsock_features;  /* device-specific bits we offer (0..VHU_VSOCK_FEATURE_MAX_BIT) */
 	uint64_t features, protocol_features;
+	bool offer_backend_req;   /* offer VHU_PF_BACKEND_REQ (the raw-packet host changes the CID) */
+	int backend_fd;           /* the back-end channel, -1 if none */
+	unsigned config_reads;    /* GET_CONFIGs answered so far */
 	bool owner;
 	struct vr_mem mem;
 	void *map_base[VR_MAX_REGIONS];
@@ -120,7 +128,7 @@ struct vhu_dev {
 
 /* Everything offered in GET_FEATURES: VERSION_1, PROTOCOL_FEATURES and d->vsock_features. */
 uint64_t vhu_offered_features(const struct vhu_dev *d);
-uint64_t vhu_offered_protocol_features(void);
+uint64_t vhu_offered_protocol_features(const struct vhu_dev *d);
 
 void vhu_dev_init(struct vhu_dev *d, uint64_t guest_cid, uint32_t max_queue_size);
 /* Drop everything QEMU gave us (unmap, close fds); keep cid and limits. */
@@ -131,6 +139,10 @@ void vhu_dev_reset(struct vhu_dev *d);
  * reply must be sent, 0 when none, -1 when the front end broke the protocol
  * (d->err says how) and the connection should be dropped. */
 int vhu_handle(struct vhu_dev *d, const struct vhu_msg *m, int *fds, int nfds, struct vhu_msg *reply);
+
+/* Tell the front end the config space changed (it re-reads it with GET_CONFIG
+ * and interrupts the guest). Needs the back-end channel. Returns 0 or -1. */
+int vhu_config_changed(struct vhu_dev *d);
 
 /* True if queue i can be served now. */
 bool vhu_vq_ready(const struct vhu_dev *d, int i);

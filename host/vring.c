@@ -117,15 +117,25 @@ void vr_unpop(struct vr_queue *q)
 	q->last_avail--;
 }
 
-void vr_push(struct vr_queue *q, uint16_t head, uint32_t len)
+void vr_push_deferred(struct vr_queue *q, uint16_t head, uint32_t len)
 {
 	volatile struct vr_used_elem *e = &q->used->ring[q->used_idx % q->num];
 	e->id = head;
 	e->len = len;
 	q->used_idx++;
+	q->pushed++;
+}
+
+void vr_publish(struct vr_queue *q)
+{
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	q->used->idx = q->used_idx;
-	q->pushed++;
+}
+
+void vr_push(struct vr_queue *q, uint16_t head, uint32_t len)
+{
+	vr_push_deferred(q, head, len);
+	vr_publish(q);
 }
 
 bool vr_should_notify(struct vr_queue *q)

@@ -84,6 +84,10 @@ int vr_pop(struct vr_queue *q, const struct vr_mem *m, bool want_write, uint32_t
 /* Give back the chain popped last (we had nothing to put in it). */
 void vr_unpop(struct vr_queue *q);
 void vr_push(struct vr_queue *q, uint16_t head, uint32_t len);
+/* vr_push in two steps: write used entries without publishing them, then make
+ * every one written so far visible to the driver with one used->idx store. */
+void vr_push_deferred(struct vr_queue *q, uint16_t head, uint32_t len);
+void vr_publish(struct vr_queue *q);
 /* True if the driver wants an interrupt for what we pushed since the last call. */
 bool vr_should_notify(struct vr_queue *q);
 

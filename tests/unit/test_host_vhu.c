@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "host/vhu.h"
@@ -104,6 +105,48 @@ static void test_features_and_config(void)
 	m.u.config.offset = 0;
 	m.u.config.size = 8;                             /* size disagrees with the header */
 	CHECK_EQ(send_msg(VHU_GET_CONFIG, 0, 12 + 4, NULL, 0), -1);
+}
+
+/* The back-end channel the raw-packet host changes the CID through. */
+static void test_backend_channel(void)
+{
+	int sv[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CHECK(!(vhu_offered_protocol_features(&d) & (1ull << VHU_PF_BACKEND_REQ)));   /* bridge mode */
+	d.offer_backend_req = true;
+	CHECK(vhu_offered_protocol_features(&d) & (1ull << VHU_PF_BACKEND_REQ));
+	CHECK_EQ(vhu_config_changed(&d), -1);   /* no channel yet */
+	int fds[1] = { dup(sv[0]) };
+	CHECK_EQ(msg_u64(VHU_SET_PROTOCOL_FEATURES, 1ull << VHU_PF_CONFIG, NULL, 0), 0);
+	CHECK_EQ(send_msg(VHU_SET_BACKEND_REQ_FD, 0, 0, fds, 1), -1);   /* not negotiated */
+	CHECK(!fd_open(fds[0]));                                         /* and its fd closed */
+	CHECK_EQ(msg_u64(VHU_SET_PROTOCOL_FEATURES, (1ull << VHU_PF_CONFIG) | (1ull << VHU_PF_BACKEND_REQ), NULL, 0), 0);
+	fds[0] = dup(sv[0]);
+	CHECK_EQ(send_msg(VHU_SET_BACKEND_REQ_FD, 0, 0, fds, 1), 0);
+	int kept = d.backend_fd;
+	CHECK(kept >= 0 && fd_open(kept));
+	d.guest_cid = 91;
+	unsigned reads = d.config_reads;
+	CHECK_EQ(vhu_config_changed(&d), 0);
+	struct vhu_hdr h;
+	CHECK_EQ(recv(sv[1], &h, sizeof(h), MSG_DONTWAIT), (ssize_t)sizeof(h));
+	CHECK_EQ(h.request, VHU_BACKEND_CONFIG_CHANGE_MSG);
+	CHECK_EQ(h.flags, VHU_VERSION);   /* no NEED_REPLY: QEMU's answer would wait on our GET_CONFIG reply */
+	CHECK_EQ(h.size, 0);
+	memset(&m.u, 0, sizeof(m.u));
+	m.u.config.size = 8;
+	CHECK_EQ(send_msg(VHU_GET_CONFIG, 0, 12 + 8, NULL, 0), 1);
+	uint64_t cid;
+	memcpy(&cid, rep.u.config.region, 8);
+	CHECK_EQ(cid, 91);
+	CHECK_EQ(d.config_reads, reads + 1);
+	vhu_dev_reset(&d);
+	CHECK(!fd_open(kept));   /* a reset closes the channel */
+	CHECK_EQ(d.backend_fd, -1);
+	d.offer_backend_req = false;
+	d.guest_cid = 77;
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void test_malformed_framing(void)
@@ -213,6 +256,7 @@ int main(void)
 	vhu_dev_init(&d, 77, 1024);
 	test_features_and_config();
 	vhu_dev_reset(&d);
+	test_backend_channel();
 	test_malformed_framing();
 	test_ring_lifecycle();
 	return check_report("test_host_vhu");

@@ -5,6 +5,7 @@
 #   make install PREFIX=dir          the library, its public headers and barevsock.mk
 #                                    (the flags it was built with) under dir
 #   make all-arches                  images and library for every architecture
+#   make examples                    examples/embed against each installed library
 #   make host                        host-side tools and unit tests -> build/host/
 #   make test                        everything above, then the test suite
 #   make run                         boot the main app and show it working
@@ -72,7 +73,7 @@ APPS := $(notdir $(patsubst %/,%,$(dir $(wildcard apps/*/*.c))))
 APPS := $(sort $(APPS))
 ELFS := $(patsubst %,$(BUILD)/%.elf,$(APPS))
 
-.PHONY: all all-arches host test run clean unit fuzz bench print-unit-tests lib install
+.PHONY: all all-arches host test run clean unit fuzz bench print-unit-tests lib install examples lib-all-arches
 all: $(ELFS) $(LIBBV)
 lib: $(LIBBV)
 
@@ -129,6 +130,13 @@ all-arches:
 	@for a in $(ARCHES); do \
 		if [ ! -f arch/$$a/arch.mk ]; then echo "*** SKIP ARCH=$$a: arch/$$a is not in the tree yet ***"; continue; fi; \
 		$(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+
+# examples/embed against each architecture's installed library (tests/test_example.py does the same).
+examples:
+	@for a in $(ARCHES); do \
+		$(MAKE) --no-print-directory ARCH=$$a install PREFIX=$(CURDIR)/build/$$a/install && \
+		$(MAKE) --no-print-directory -C examples/embed BAREVSOCK=$(CURDIR)/build/$$a/install \
+			O=$(CURDIR)/build/$$a/example || exit 1; done
 
 lib-all-arches:
 	@for a in $(ARCHES); do $(MAKE) --no-print-directory ARCH=$$a lib || exit 1; done

@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Kernel lane: barevsock guests against Linux's own vhost_vsock, inside one
 outer Linux VM per module (tests/kernel_lane.py). Echo tests wait for
-apps/echo and skip loudly until build/<arch>/echo.elf exists."""
+apps/echo and skip loudly until build/<arch>/echo.elf exists. The kernel's
+vsockmon records one known exchange, compared with host/'s own capture."""
 import os
 
 import pytest
 
+import echosession
 import kernel_lane as kl
 import linuxvm
 import qemu
+import vsockpcap as vp
 
 # (target, vsock transport) pairs the lane covers.
 CASES = [("x86_64-q35", "pci"), ("aarch64-a53", "mmio"), ("aarch64-a53", "pci"),
@@ -17,6 +20,9 @@ ECHO_PORT = 1234
 ECHO_DRIVER = (f"import sys, echo_checks\n"
                f"sys.exit(echo_checks.main(port={ECHO_PORT}, size=ECHO_BYTES, conns=32,"
                f" conn_size=128 * 1024, closed_port=4321))\n").replace("ECHO_BYTES", str(64 << 20))
+VSOCKMON_TARGET = "x86_64-q35"
+VSOCKMON_DRIVER = (f"import sys, vsockmon_capture\n"
+                   f"sys.exit(vsockmon_capture.main({echosession.HELLO!r}, port={echosession.ECHO_PORT}))\n")
 
 
 def _elf(target, app):
@@ -44,6 +50,11 @@ def lane():
             guests.append(kl.InnerGuest(target, echo, vsock, ECHO_DRIVER, wait_exit=False,
                                         name=_name("echo", target, vsock),
                                         driver_timeout=150, guest_timeout=10))
+    echo = _elf(VSOCKMON_TARGET, "echo")
+    if echo:
+        # Last: it leaves a vsockmon device behind (removed, but just in case).
+        guests.append(kl.InnerGuest(VSOCKMON_TARGET, echo, "pci", VSOCKMON_DRIVER, wait_exit=False,
+                                    name="vsockmon", driver_timeout=150, guest_timeout=10))
     res = kl.run_lane(guests)
     print(f"\nkernel lane: outer boot to script {res.boot_seconds:.1f}s, whole lane "
           f"{res.seconds:.1f}s, nested kvm={res.env.get('kvm')}")
@@ -82,6 +93,33 @@ def test_echo_against_kernel_vhost(lane, target, vsock):
     print(f"kernel vhost_vsock {target}/{vsock}: {single['bytes'] >> 20} MiB echo in "
           f"{single['seconds']} s = {single['bytes'] / single['seconds'] / 2**20:.1f} MiB/s, "
           f"{len(job.data['concurrent'])} concurrent ok")
+
+
+def test_vsockmon_sees_what_host_backend_records(lane, tmp_path):
+    """The kernel's own vsockmon (tcpdump -i vsockmon0) records the known echo
+    exchange with vhost_vsock; bv-vhost-vsock --pcap records the same exchange
+    with the same guest image. Guest-emitted frames must be identical field for
+    field in both (monitor header, virtio header, payload), the host's port
+    aside; host-emitted ones too, except what a host stack chooses for itself
+    (its port, buf_alloc, fwd_cnt, volunteered credit packets): see
+    vsockpcap.compare_flows."""
+    vp.need_tshark()
+    if not _elf(VSOCKMON_TARGET, "echo"):
+        pytest.skip(f"VSOCKMON COMPARISON NOT RUN: build/{qemu.arch_of(VSOCKMON_TARGET)}/echo.elf is missing")
+    job = lane["vsockmon"].expect(status=None)
+    assert job.data.get("echoed"), job.describe()
+    assert "vsockmon.pcap" in job.files, job.describe()
+    theirs_path = tmp_path / "vsockmon.pcap"
+    theirs_path.write_bytes(job.files["vsockmon.pcap"])
+    theirs = vp.flow(vp.read(str(theirs_path)), echosession.ECHO_PORT, job.data["host_port"])
+    ours_path = str(tmp_path / "ours.pcap")
+    host_port = echosession.record(ours_path)
+    ours = vp.flow(vp.read(ours_path), echosession.ECHO_PORT, host_port)
+    print(f"kernel vsockmon:\n{vp.describe(theirs)}\nbv-vhost-vsock --pcap:\n{vp.describe(ours)}")
+    ops = [vp.OPS[f["op"]] for f in theirs]
+    assert ops[0] == "REQUEST" and ops[-1] == "RST" and "RW" in ops, vp.describe(theirs)
+    probs = vp.compare_flows(ours, theirs)
+    assert not probs, "\n".join(probs) + f"\nours:\n{vp.describe(ours)}\ntheirs:\n{vp.describe(theirs)}"
 
 
 def test_echo_checks_against_linux_loopback():

@@ -82,3 +82,68 @@ def test_checker_notices_a_stale_svg(tmp_path):
     (tmp_path / "docs" / "states.dot").write_text("digraph g { A -> B; }\n")
     probs, rc = check_states.check(root)
     assert rc == 1 and any("make docs" in p for p in probs), probs
+
+
+# ---------------------------------------------------------- docs/protocol.md ---
+
+import re  # noqa: E402
+
+import echosession  # noqa: E402
+import vsockpcap as vp  # noqa: E402
+
+sys.path.insert(0, os.path.join(qemu.ROOT, "tools"))
+import pcap_table  # noqa: E402
+
+PROTOCOL_MD = os.path.join(qemu.ROOT, "docs", "protocol.md")
+WALK = os.path.join(qemu.ROOT, "docs", "walkthrough.pcap")
+
+
+def _config(name):
+    with open(os.path.join(qemu.ROOT, "include", "bv", "config.h")) as f:
+        m = re.search(rf"#define\s+{name}\s+(\d+)", f.read())
+    assert m, f"{name} not in include/bv/config.h"
+    return int(m.group(1))
+
+
+def test_protocol_table_is_generated_from_the_capture():
+    vp.need_tshark()
+    doc = open(PROTOCOL_MD).read()
+    tab, problems = pcap_table.table(WALK)
+    assert not problems, problems
+    assert pcap_table.splice(doc, "docs/walkthrough.pcap", tab) == doc, \
+        "the packet table in docs/protocol.md is not the one docs/walkthrough.pcap gives: run 'make docs'"
+
+
+def test_protocol_text_names_the_right_packets():
+    """Every **#n OP** (or **#n–#m OP**) in the prose is that packet in the capture."""
+    vp.need_tshark()
+    frames = {f["frame"]: f for f in vp.read(WALK)}
+    doc = open(PROTOCOL_MD).read()
+    refs = re.findall(r"\*\*#(\d+)(?:–#(\d+))? ([A-Z_]+)\*\*", doc)
+    assert len(refs) >= 8, f"expected the walkthrough to name its packets, found {refs}"
+    for a, b, op in refs:
+        for n in range(int(a), int(b or a) + 1):
+            assert n in frames, f"docs/protocol.md names packet #{n}; the capture has {len(frames)}"
+            got = vp.OPS.get(frames[n]["op"])
+            assert got == op, f"docs/protocol.md says #{n} is {op}; in docs/walkthrough.pcap it is {got}"
+
+
+def test_walkthrough_capture_is_the_documented_exchange():
+    """One whole connection (REQUEST ... RST) carrying the walkthrough's bytes
+    both ways, never beyond credit, with the buffer sizes the text names
+    still being the guest's configuration."""
+    vp.need_tshark()
+    fr = vp.read(WALK)
+    ops = [vp.OPS.get(f["op"]) for f in fr]
+    assert ops[0] == "REQUEST" and fr[0]["src_cid"] == 2 and ops[-1] == "RST", ops
+    assert len({(f["src_port"], f["dst_port"]) for f in fr if f["src_cid"] == 2}) == 1, "more than one connection"
+    _, problems = pcap_table.rows(fr)
+    assert not problems, problems
+    for cid in (2, 3):
+        data = b"".join(f["payload"] for f in fr if f["src_cid"] == cid and f["op"] == vp.OP["RW"])
+        assert data == echosession.WALKTHROUGH, f"CID {cid} did not send the walkthrough's bytes"
+    guest = [f for f in fr if f["src_cid"] == 3]
+    assert {f["buf_alloc"] for f in guest} == {_config("BV_VSOCK_RXBUF_SIZE")}, \
+        "the guest's buffer size changed since docs/walkthrough.pcap was recorded: run 'make docs-capture'"
+    assert max(f["len"] for f in fr if f["src_cid"] == 2) == _config("BV_VSOCK_RX_PKT_SIZE")
+    assert max(f["len"] for f in guest) == _config("BV_VSOCK_TX_PKT_SIZE")

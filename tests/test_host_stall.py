@@ -2,9 +2,10 @@
 """The back end's stall log (issue 16): a connection whose data waits on zero
 credit for --stall-log-ms is logged once with its credit numbers, which must
 agree with the packets on the wire (--pcap, read by tshark), and logged again
-when credit returns. The stall is made on purpose: a host program writes to
-apps/echo and does not read the echo, so every buffer on the way fills up.
-Not here: the guest's own stall log (vsock/, the lead's)."""
+when credit returns. The stalls are made on purpose: a host program writes to
+apps/echo and does not read the echo, so every buffer on the way fills up;
+and apps/hold accepts on port 1238 and never reads. Not here: the guest's own
+stall log (vsock/, the lead's)."""
 import hashlib
 import os
 import re
@@ -116,3 +117,27 @@ def test_stalled_connection_is_logged_once_with_its_credit(tmp_path=None):
         req = [fm for fm in fr if fm["src_cid"] == 2 and fm["op"] == vp.OP["CREDIT_REQUEST"]]
         assert req, "the stall line says CREDIT_REQUEST sent; the capture shows none"
     print(line.group(0))
+
+
+def test_guest_that_never_reads_is_logged_with_fwd_cnt_zero():
+    """apps/hold on port 1238 accepts and never reads: the guest's buffer fills
+    with exactly its buf_alloc, its fwd_cnt stays 0, and the line says so."""
+    tmp = tempfile.mkdtemp(prefix="bv-stall-hold-")
+    s = Setup(TRANSPORTS[0], "hold", tmp, backend_args=["--stall-log-ms", str(STALL_MS)])
+    try:
+        s.guest.wait_for("hold: ready", timeout=90)
+        sock, host_port = hybrid_connect(s.backend.uds, 1238, timeout=30, retry=True)
+        assert sock is not None, s.describe()
+        sock.sendall(os.urandom(100000))   # fits the Unix socket; the guest takes 16 KiB of it
+        found = _wait_log(s.backend, STALL_RE.pattern)
+        m = STALL_RE.search(s.backend.stderr())
+        f = {k: (v if k == "req" else int(v)) for k, v in m.groupdict().items()}
+        assert (f["hp"], f["gp"], f["fwd_cnt"]) == (host_port, 1238, 0), m.group(0)
+        assert f["tx_cnt"] == f["in_flight"] == f["buf_alloc"] > 0, m.group(0)
+        assert f["waiting"] == 100000 - f["tx_cnt"], m.group(0)
+        assert len(found) == 1
+        print(m.group(0))
+        sock.close()
+        assert s.backend.stop() == 0, s.describe()
+    finally:
+        s.close()

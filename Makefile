@@ -20,7 +20,9 @@ $(error ARCH=$(ARCH) is not supported: use ARCH=x86_64, ARCH=aarch64 or ARCH=arm
 endif
 
 PYTHON ?= /usr/bin/python3
-BUILD := build/$(ARCH)
+# BUILDDIR puts one build elsewhere (tools/membudget.py builds variants so).
+BUILDDIR ?= build/$(ARCH)
+BUILD := $(BUILDDIR)
 HOSTBUILD := build/host
 
 # Quiet by default: one "  CC  file" line per step. Fragments use the same:
@@ -131,10 +133,13 @@ all-arches:
 		if [ ! -f arch/$$a/arch.mk ]; then echo "*** SKIP ARCH=$$a: arch/$$a is not in the tree yet ***"; continue; fi; \
 		$(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
 
-# examples/embed against each architecture's installed library (tests/test_example.py does the same).
+# examples/embed against each architecture's installed library, built with the
+# example's own sizes (tests/test_example.py does the same).
+EXAMPLE_CONFIG := examples/embed/fw_bv_config.h
 examples:
 	@for a in $(ARCHES); do \
-		$(MAKE) --no-print-directory ARCH=$$a install PREFIX=$(CURDIR)/build/$$a/install && \
+		$(MAKE) --no-print-directory ARCH=$$a install PREFIX=$(CURDIR)/build/$$a/install \
+			BV_CONFIG=$(EXAMPLE_CONFIG) BUILDDIR=build/$$a/example-lib && \
 		$(MAKE) --no-print-directory -C examples/embed BAREVSOCK=$(CURDIR)/build/$$a/install \
 			O=$(CURDIR)/build/$$a/example || exit 1; done
 

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """examples/embed, the out-of-tree firmware: built by its own Makefile
 against 'make install PREFIX=build/<arch>/install' only (the installed
-headers and libbarevsock.a; its own entry, board, libc bits and port), it
-attaches its vsock device by address with virtio_mmio_attach (no discovery
-layer), boots under QEMU on every architecture and echoes through our host
-back end."""
+headers and libbarevsock.a, built with the example's BV_CONFIG sizes; its
+own entry, board, libc bits and port), it attaches its vsock device by
+address with virtio_mmio_attach (no discovery layer), boots under QEMU on
+every architecture and echoes through our host back end."""
 import os
 import subprocess
 import pytest
@@ -25,7 +25,9 @@ def example_elf(arch):
     incremental); the example's ELF path."""
     prefix = os.path.join(qemu.BUILD, arch, "install")
     out = os.path.join(qemu.BUILD, arch, "example")
-    for cmd in (["make", "-s", f"ARCH={arch}", "install", f"PREFIX={prefix}"],
+    lib = os.path.join(qemu.BUILD, arch, "example-lib")
+    for cmd in (["make", "-s", f"ARCH={arch}", "install", f"PREFIX={prefix}",
+                 "BV_CONFIG=examples/embed/fw_bv_config.h", f"BUILDDIR={lib}"],
                 ["make", "-s", "-C", "examples/embed", f"BAREVSOCK={prefix}", f"O={out}"]):
         r = subprocess.run(cmd, cwd=qemu.ROOT, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
@@ -62,6 +64,8 @@ def test_example_boots_and_echoes(case, monkeypatch):
         s.guest.wait_for("fw: echo listening on port 1234", timeout=60)
         assert f"looking for virtio-vsock at 0x" in s.guest.text, s.describe()
         assert case[4] in s.guest.text, s.describe()
+        # fw_bv_config.h's BV_VIRTQ_MAX_SIZE 64 reached the archive (the device offers 128).
+        assert "queues 64/64/64" in s.guest.text, s.describe()
         for round_ in range(2):
             sock = connect(s)
             sock.settimeout(60)

@@ -54,3 +54,13 @@ def test_library_needs_only_the_port(arch):
     assert need - allowed == set(), f"{arch}: libbarevsock.a calls outside the port: {sorted(need - allowed)}"
     # Not vacuous: the archive does reach the port.
     assert {"bv_port_now_us", "bv_port_dma_addr", "bv_port_log"} <= need, sorted(need)
+
+
+def test_memory_budget_totals_match_the_build():
+    """PORTING.md's memory budget totals are what 'size' says of the archive
+    built at the defaults and with the example's configuration, on every
+    architecture (tools/membudget.py --check-totals; the per-knob rows are
+    rechecked by tools/membudget.py --check)."""
+    r = subprocess.run(["/usr/bin/python3", "tools/membudget.py", "--check-totals", "PORTING.md"],
+                       cwd=qemu.ROOT, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -24,12 +24,13 @@
 #ifndef BV_VIRTQ_MAX_SIZE
 #define BV_VIRTQ_MAX_SIZE 128
 #endif
-/* How many virtio devices the probe can hold at once. */
+
+/* ---- discovery (discover/: the -kernel images only, not libbarevsock.a) ---- */
+/* How many virtio devices virtio_probe's table holds at once. */
 #ifndef BV_VIRTIO_MAX_DEVICES
 #define BV_VIRTIO_MAX_DEVICES 4
 #endif
-
-/* ---- PCI (drivers/) ---- */
+/* PCI functions on bus 0 one scan can list. */
 #ifndef BV_PCI_MAX_FUNCS
 #define BV_PCI_MAX_FUNCS 32
 #endif

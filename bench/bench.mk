@@ -14,12 +14,14 @@ BENCH_ARGS ?=
 # bench initramfs (bench/linuxguest.py builds the same way if it is missing).
 $(BENCH_HELPER): bench/linux/bvbench.c
 	@mkdir -p $(dir $@)
-	$(HOST_CC) -static -O2 $(WARN) -o $@ $<
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) -static -O2 $(WARN) -o $@ $<
 
 # The host-side latency client (bench/run.py hands it the connection).
 $(BENCH_PINGPONG): bench/pingpong.c
 	@mkdir -p $(dir $@)
-	$(HOST_CC) -O2 $(WARN) -o $@ $<
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) -O2 $(WARN) -o $@ $<
 
 .PHONY: bench bench-quick
 bench: $(BENCH_DEPS)

@@ -25,7 +25,8 @@ fuzz-build: $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+	$(msg) FUZZCC $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
 
 fuzz: SHELL := /bin/bash
 fuzz: fuzz-build

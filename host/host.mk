@@ -10,8 +10,10 @@ HOST_TOOLS += $(HOSTBUILD)/bv-vhost-vsock $(HOSTBUILD)/bv-vhost-vsock-fast
 
 $(HOSTBUILD)/bv-vhost-vsock: host/main.c $(HOST_VSOCK_LIB_SRCS) $(HOST_VSOCK_HDRS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ host/main.c $(HOST_VSOCK_LIB_SRCS)
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ host/main.c $(HOST_VSOCK_LIB_SRCS)
 
 $(HOSTBUILD)/bv-vhost-vsock-fast: host/main.c $(HOST_VSOCK_LIB_SRCS) $(HOST_VSOCK_HDRS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_FAST_CFLAGS) -o $@ host/main.c $(HOST_VSOCK_LIB_SRCS)
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_FAST_CFLAGS) -o $@ host/main.c $(HOST_VSOCK_LIB_SRCS)

@@ -64,3 +64,53 @@ def test_memory_budget_totals_match_the_build():
     r = subprocess.run(["/usr/bin/python3", "tools/membudget.py", "--check-totals", "PORTING.md"],
                        cwd=qemu.ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# README's dependency table, as include rules: each file may include only
+# headers of its own layer or below. Higher number = higher layer.
+LAYERS = [
+    ("apps/", 7), ("examples/", 7), ("discover/", 6), ("include/bv/arch.h", 6), ("include/bv/exit.h", 6),
+    ("vsock/", 5),
+    ("drivers/virtio_mmio", 4), ("drivers/virtio_pci", 4), ("drivers/pci_regs.h", 4),
+    ("drivers/virtio", 3), ("drivers/virtq", 3),
+    ("base/", 2), ("include/bv/log.h", 2), ("include/bv/err.h", 2), ("include/bv/config.h", 2),
+    ("include/bv/time.h", 2),
+    ("include/bv/port.h", 1), ("bv_port_io.h", 1),
+]
+
+
+def _layer(path):
+    for prefix, n in LAYERS:
+        if path.startswith(prefix) or (prefix == "bv_port_io.h" and path.endswith(prefix)):
+            return n
+    return None
+
+
+def test_layers_point_down():
+    """No file of the library includes a header of a layer above it, the
+    virtio core and vsock know no transport, and the protocol engine is pure C
+    (no drivers/, no port)."""
+    bad = []
+    for top in ("base", "drivers", "vsock", "discover", "include/bv"):
+        for dirpath, _d, files in os.walk(os.path.join(qemu.ROOT, top)):
+            for name in files:
+                if not name.endswith((".c", ".h")):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, name), qemu.ROOT)
+                mine = _layer(rel)
+                with open(os.path.join(qemu.ROOT, rel)) as f:
+                    incs = re.findall(r'^#include "([^"]+)"', f.read(), re.M)
+                for inc in incs:
+                    target = inc if inc == "bv_port_io.h" else (
+                        "include/" + inc if inc.startswith("bv/") else inc)
+                    theirs = _layer(target)
+                    if theirs is None or mine is None:
+                        continue
+                    if theirs > mine:
+                        bad.append(f"{rel} (layer {mine}) includes {inc} (layer {theirs})")
+                    if rel.startswith(("vsock/", "drivers/virtio.", "drivers/virtq.")) and \
+                            inc.startswith(("drivers/virtio_mmio", "drivers/virtio_pci")):
+                        bad.append(f"{rel} knows a transport: {inc}")
+                    if rel.startswith("vsock/vsock_engine") and (inc.startswith("drivers/") or inc == "bv/port.h"):
+                        bad.append(f"{rel} (the protocol engine) includes {inc}")
+    assert not bad, "\n".join(bad)

@@ -9,16 +9,20 @@ UNIT_TESTS += $(HOSTBUILD)/test_host_vring $(HOSTBUILD)/test_host_vhu $(HOSTBUIL
 
 $(HOSTBUILD)/test_host_vring: tests/unit/test_host_vring.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c
 
 $(HOSTBUILD)/test_host_vhu: tests/unit/test_host_vhu.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c
 
 $(HOSTBUILD)/test_host_conn: tests/unit/test_host_conn.c $(HOST_UNIT_DEPS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c host/pcap.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/vring.c host/vhu.c host/conn.c host/ring.c host/uds.c host/pcap.c
 
 $(HOSTBUILD)/test_host_pcap: tests/unit/test_host_pcap.c host/pcap.c host/pcap.h vsock/vsock_wire.h tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/pcap.c
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< host/pcap.c

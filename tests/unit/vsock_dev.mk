@@ -9,5 +9,6 @@ $(HOSTBUILD)/test_vsock_dev: tests/unit/test_vsock_dev.c vsock/vsock_dev.c vsock
 		drivers/virtq.c drivers/virtq.h drivers/virtio.c drivers/virtio.h base/strerror.c base/log.c arch/host/port.c \
 		include/bv/config.h include/bv/err.h include/bv/port.h include/bv/time.h
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -DBV_VSOCK_TEST_HOOKS -o $@ $< vsock/vsock_dev.c vsock/vsock_engine.c \
+	$(msg) HOSTCC $@
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DBV_VSOCK_TEST_HOOKS -o $@ $< vsock/vsock_dev.c vsock/vsock_engine.c \
 		drivers/virtq.c drivers/virtio.c base/strerror.c base/log.c arch/host/port.c

@@ -115,12 +115,16 @@ static void format(struct sink *s, const char *fmt, va_list ap)
 			int n = 0;
 			if (!str)
 				str = "(null)";
-			while (str[n])
-				n++;
-			if (!left)
+			/* Count only as far as the padding needs: a plain counting
+			 * loop is one gcc turns into a call to strlen, which the
+			 * library must not need. */
+			if (!left) {
+				while (n < width && str[n])
+					n++;
 				pad(s, ' ', width - n);
-			while (*str)
-				put(s, *str++);
+			}
+			for (n = 0; str[n]; n++)
+				put(s, str[n]);
 			if (left)
 				pad(s, ' ', width - n);
 			break;

@@ -15,7 +15,6 @@
 #include "vsock/vsock_engine.h"
 
 #define VSOCK_CFG_GUEST_CID 0      /* le64 in device config space */
-#define VSOCK_EVENT_BUFS    4
 
 /* One packet buffer: header and payload contiguous, so each is one
  * descriptor. Each starts and ends on a cache line (BV_DMA_ALIGN), so the
@@ -38,7 +37,7 @@ static struct virtio_dev *vdev;
 static struct virtq rxq, txq, evq;
 static struct vsock_rxbuf rxbufs[BV_VSOCK_RX_BUFS];
 static struct vsock_txbuf txbufs[BV_VSOCK_TX_BUFS];
-static struct vsock_evbuf evbufs[VSOCK_EVENT_BUFS];
+static struct vsock_evbuf evbufs[BV_VSOCK_EVENT_BUFS];
 static struct vsock_txbuf *tx_free[BV_VSOCK_TX_BUFS];
 static unsigned tx_nfree, tx_total, rx_total;
 static struct vsock_dev_stats dstats;
@@ -93,7 +92,7 @@ int vsock_dev_attach(struct virtio_dev *d)
 			break;
 		rx_total++;
 	}
-	for (unsigned i = 0; i < VSOCK_EVENT_BUFS && virtq_num_free(&evq); i++)
+	for (unsigned i = 0; i < BV_VSOCK_EVENT_BUFS && virtq_num_free(&evq); i++)
 		if (post_event(&evbufs[i].ev) < 0)
 			break;
 	virtq_kick(&rxq);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* QEMU Arm "virt" board, the part aarch64 and arm32 share: boot info with
  * the DTB QEMU leaves at the start of RAM, the PL011 console and the clock
- * built on the generic timer. CPU-specific code (timer registers, semihosting
+ * built on the generic timer, which is also the port's (bv_port_now_us,
+ * bv_port_relax; bv/port.h). CPU-specific code (timer registers, semihosting
  * exit, entry) stays in arch/<arch>/. Not here: interrupts, other boards. */
 #include <stdint.h>
 #include "bv/arch.h"

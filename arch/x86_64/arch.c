@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* x86_64 arch layer on QEMU q35, pc and microvm: PVH boot info, COM1
- * console, isa-debug-exit, and a TSC clock calibrated against the PIT.
+ * console, isa-debug-exit, and a TSC clock calibrated against the PIT that is
+ * also the port's clock (bv_port_now_us, bv_port_relax; bv/port.h).
  * Long mode and paging are set up earlier, in start.S. Not here:
  * interrupts (we poll), ACPI parsing, multiple CPUs. */
 #include <stdint.h>

@@ -64,6 +64,10 @@
 #ifndef BV_VSOCK_TX_BUFS
 #define BV_VSOCK_TX_BUFS 32
 #endif
+/* Buffers kept posted on the event queue (transport resets; capped by the queue size). */
+#ifndef BV_VSOCK_EVENT_BUFS
+#define BV_VSOCK_EVENT_BUFS 4
+#endif
 /* Most RX packets one vsock_poll() hands to the engine: bounds one call's work. */
 #ifndef BV_VSOCK_POLL_BUDGET
 #define BV_VSOCK_POLL_BUDGET 32

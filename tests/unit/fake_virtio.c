@@ -318,6 +318,10 @@ static uint32_t cfg_get(struct fv_dev *d, uintptr_t off, unsigned width)
 
 /* ================================================================ virtio-mmio registers */
 
+/* Register offsets are written out from the spec (4.2.2, 4.1.4.3) here on
+ * purpose instead of taken from drivers/: a wrong offset in the driver must
+ * not agree with itself. */
+
 static uint32_t mmio_read(void *ctx, uintptr_t off, unsigned width)
 {
 	struct fv_dev *d = ctx;

@@ -171,10 +171,15 @@ int virtq_pop_used(struct virtq *q, void **token, uint32_t *len)
 			 * here, and holding the chain would leak a TX buffer each time. */
 			e.len = 0;
 		} else if (e.len > q->in_cap[e.id]) {
-			/* We still own the chain, but its contents cannot be trusted:
-			 * drop the entry and leave the chain outstanding. */
+			/* More than the chain can hold: its contents cannot be trusted,
+			 * but the chain is done. Hand it back with len 0 so the caller
+			 * reuses the buffer; holding it would lose it for good. */
 			q->stats.bad_len++;
-			continue;
+			*token = q->token[e.id];
+			*len = 0;
+			free_chain(q, (uint16_t)e.id);
+			q->stats.reaped++;
+			return VIRTQ_POP_BADLEN;
 		}
 		invalidate_chain(q, (uint16_t)e.id);
 		*token = q->token[e.id];

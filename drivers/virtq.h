@@ -131,13 +131,15 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
 void virtq_kick(struct virtq *q);
 
 /* Take one finished chain: 1 and *token, *len (bytes the device wrote) when one
- * was there, 0 when none. Forged entries are counted in q->stats and skipped:
+ * was there, 0 when none, VIRTQ_POP_BADLEN (see below). Forged entries are counted in q->stats and skipped:
  * an unknown or already-returned id, or one of a chain added but not yet
- * published by virtq_kick (the device cannot have seen it), frees nothing; a
- * length beyond the chain's writable bytes leaves that chain outstanding (a
- * later sane completion of the same head still returns it). A chain with
- * nothing writable completes with *len = 0 whatever the device reported
- * (devices often get that len wrong: the spec warns of it). */
+ * published by virtq_kick (the device cannot have seen it), frees nothing. A
+ * length beyond the chain's writable bytes is counted (bad_len) and the chain
+ * completes with VIRTQ_POP_BADLEN and *len = 0: its contents are untrusted, but the buffer is the
+ * caller's again (holding it would leak it). A chain with nothing writable
+ * completes with *len = 0 whatever the device reported (devices often get
+ * that len wrong: the spec warns of it). */
+#define VIRTQ_POP_BADLEN 2
 int virtq_pop_used(struct virtq *q, void **token, uint32_t *len);
 
 /* Free descriptors now. */

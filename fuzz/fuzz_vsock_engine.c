@@ -422,7 +422,7 @@ static void act_listen(void)
 	uint8_t pb = rd8(), tb = rd8();
 	uint32_t port = pb < 240 ? lports[pb % 4] : pb < 248 ? VSOCK_PORT_ANY : 3000u + pb;
 	int type = pick_type(tb);
-	int r = vsock_listen(port, type);
+	int r = vsock_listen(port, type, 0);
 	TRACE("listen(%u, %d) = %d\n", port, type, r);
 	if (r >= 0)
 		h_add(r, K_LISTEN, type, port);
@@ -650,8 +650,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	watch_on = 0;
 	now = 0;
 	local_cid = 3;
-	int seq_ok = !(rd8() & 1);
-	vsock_engine_init(local_cid, seq_ok);
+	/* Any combination of the three type feature bits a device may offer. */
+	vsock_engine_init(local_cid, rd8() & 7u);
 	vsock_engine_stats(&prev);
 
 	for (unsigned steps = 0; in_n && steps < 4096; steps++) {

@@ -27,11 +27,15 @@
 
 enum { VSOCK_STREAM = 1, VSOCK_SEQPACKET = 2 };
 
-/* Listen on a local port (any peer CID). Returns a listener handle, or
- * BV_EINVAL (bad type, port VSOCK_PORT_ANY), BV_EADDRINUSE (port bound by a
- * listener or an outgoing connection), BV_ENOBUFS (pool full), BV_ENOTSUP
- * (SEQPACKET but the device did not offer VIRTIO_VSOCK_F_SEQPACKET). */
-int vsock_listen(uint32_t port, int type);
+/* Listen on a local port (any peer CID). backlog: how many established
+ * connections may wait for vsock_accept() (<= 0: BV_VSOCK_BACKLOG); as with
+ * Linux, one more than that is taken, then further REQUESTs get RST.
+ * Returns a listener handle, or BV_EINVAL (bad type, port VSOCK_PORT_ANY),
+ * BV_EADDRINUSE (port bound by a listener or an outgoing connection),
+ * BV_ENOBUFS (pool full), BV_ENOTSUP (the device did not negotiate this
+ * type: SEQPACKET needs VIRTIO_VSOCK_F_SEQPACKET; STREAM is missing when
+ * NO_IMPLIED_STREAM was negotiated without F_STREAM). */
+int vsock_listen(uint32_t port, int type, int backlog);
 
 /* Take the oldest established, not yet accepted connection of listener lh.
  * Returns its handle (peer address stored through the non-NULL pointers),
@@ -53,6 +57,15 @@ int vsock_connect(uint32_t cid, uint32_t port, int type);
  * the connection's error once it failed (BV_ECONNRESET, ...), BV_EBADF. */
 int vsock_send(int h, const void *buf, uint32_t len);
 
+/* Message flags (SEQPACKET). */
+enum {
+	VSOCK_MSG_EOR   = 1,   /* sendmsg: the message ends a record; recvmsg: it did */
+	VSOCK_MSG_TRUNC = 2,   /* recvmsg: the message was longer than len; the rest is gone */
+};
+/* vsock_send with flags: VSOCK_MSG_EOR marks a SEQPACKET message as the end
+ * of a record (the peer sees MSG_EOR); ignored for STREAM, as Linux does. */
+int vsock_sendmsg(int h, const void *buf, uint32_t len, uint32_t flags);
+
 /* Read received data. STREAM: up to len bytes. SEQPACKET: one whole message
  * per call, truncated to len (the rest of it is discarded); a message is
  * delivered only once complete, so it must fit BV_VSOCK_RXBUF_SIZE (the
@@ -62,6 +75,10 @@ int vsock_send(int h, const void *buf, uint32_t len);
  * is there yet, or the errors of vsock_send(). Reading returns credit to the
  * peer. */
 int vsock_recv(int h, void *buf, uint32_t len);
+
+/* vsock_recv that also reports, through *flags (if non-NULL; 0 otherwise),
+ * VSOCK_MSG_EOR and VSOCK_MSG_TRUNC for the SEQPACKET message returned. */
+int vsock_recvmsg(int h, void *buf, uint32_t len, uint32_t *flags);
 
 /* how = VSOCK_SHUTDOWN_RCV, VSOCK_SHUTDOWN_SEND or VSOCK_SHUTDOWN_BOTH.
  * RCV discards buffered and future data; SEND is announced to the peer after

@@ -74,15 +74,21 @@ int vsock_dev_attach(struct virtio_dev *d)
 		return BV_ENODEV;
 	}
 	vdev = d;
-	int rc = virtio_init(vdev, 1ull << VSOCK_F_SEQPACKET, 0, qs, 3);
+	/* The type bits we understand; never bit 3 or above (DGRAM and
+	 * multi-device proposals that no spec release carries). */
+	const uint64_t wanted = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_SEQPACKET) |
+				(1ull << VSOCK_F_NO_IMPLIED_STREAM);
+	int rc = virtio_init(vdev, wanted, 0, qs, 3);
 	if (rc < 0) {
 		bv_logf("vsock: device init failed: %s\n", bv_strerror(rc));
 		vdev = NULL;
 		return rc;
 	}
-	int seqpacket = (vdev->features >> VSOCK_F_SEQPACKET) & 1;
+	uint64_t vfeat = vdev->features & wanted;
+	int seqpacket = (vfeat >> VSOCK_F_SEQPACKET) & 1;
+	int stream = ((vfeat >> VSOCK_F_STREAM) & 1) || !((vfeat >> VSOCK_F_NO_IMPLIED_STREAM) & 1);
 	uint64_t cid = read_cid();
-	vsock_engine_init(cid, seqpacket);
+	vsock_engine_init(cid, vfeat);
 
 	/* The device can only deliver into buffers we have posted, and only
 	 * looks after a kick. */
@@ -102,28 +108,44 @@ int vsock_dev_attach(struct virtio_dev *d)
 		tx_free[tx_nfree++] = &txbufs[i];
 	tx_total = tx_nfree;
 
-	bv_logf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s\n",
+	bv_logf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s, stream %s\n",
 	       (unsigned long long)cid, virtio_transport_name(vdev->transport), vdev->where,
-	       rxq.size, txq.size, evq.size, seqpacket ? "on" : "off");
+	       rxq.size, txq.size, evq.size, seqpacket ? "on" : "off", stream ? "on" : "off");
 	return BV_OK;
 }
 
+static int poll_events(void);
+
 /* Received packets: the engine copies what it keeps, so each buffer goes
- * straight back on the ring. */
+ * straight back on the ring. A used entry the device got wrong (shorter
+ * than a header, or longer than the buffer: virtq completes it with len 0)
+ * costs that packet only: the buffer is reposted with a zeroed header. */
 static int poll_rx(void)
 {
 	void *tok;
 	uint32_t len;
 	int n = 0;
 
-	while (n < BV_VSOCK_POLL_BUDGET && virtq_pop_used(&rxq, &tok, &len)) {
+	/* While our RSTs fill the TX ring, take no more RX: each packet may
+	 * queue another (Linux stops RX on queued replies the same way). */
+	int r;
+	while (n < BV_VSOCK_POLL_BUDGET && !vsock_engine_replies_backed_up(txq.size) &&
+	       (r = virtq_pop_used(&rxq, &tok, &len)) != 0) {
 		struct vsock_rxbuf *b = tok;
 		n++;
 		dstats.rx_bufs++;
-		if (len < VSOCK_HDR_SIZE)
+		if (r == VIRTQ_POP_BADLEN) {
+			dstats.rx_bad_len++;
+		} else if (len < VSOCK_HDR_SIZE) {
 			dstats.rx_short++;
-		else
+		} else {
+			/* A packet for a CID other than ours may be the first after a
+			 * TRANSPORT_RESET whose event we have not seen yet: take the
+			 * events first, so the engine judges it by the new CID. */
+			if (vsock_le64(b->hdr.dst_cid) != vsock_local_cid())
+				poll_events();
 			vsock_engine_input(&b->hdr, b->data, len - VSOCK_HDR_SIZE);
+		}
 		post_rx(b);   /* cannot fail: it just came off this ring */
 	}
 	if (n)
@@ -137,11 +159,13 @@ static int poll_events(void)
 	uint32_t len;
 	int n = 0;
 
-	while (virtq_pop_used(&evq, &tok, &len)) {
+	int r;
+	while ((r = virtq_pop_used(&evq, &tok, &len)) != 0) {
 		struct vsock_event *e = tok;
 		n++;
 		dstats.events++;
-		if (len >= sizeof(*e) && vsock_le32(e->id) == VSOCK_EVENT_TRANSPORT_RESET) {
+		if (r != VIRTQ_POP_BADLEN && len >= sizeof(*e) &&
+		    vsock_le32(e->id) == VSOCK_EVENT_TRANSPORT_RESET) {
 			/* After migration the CID may have changed: read it again. */
 			dstats.transport_resets++;
 			vsock_engine_transport_reset(read_cid());
@@ -186,7 +210,10 @@ int vsock_poll(void)
 {
 	if (!vdev)
 		return BV_ENODEV;
-	int work = poll_rx() + poll_events();
+	/* Events first: a TRANSPORT_RESET changes the CID the packets behind it
+	 * are addressed to. */
+	int work = poll_events();
+	work += poll_rx();
 	vsock_engine_tick(bv_now_ms());
 	return work + poll_tx();
 }

@@ -23,6 +23,7 @@ int vsock_dev_attach(struct virtio_dev *d);
 struct vsock_dev_stats {
 	uint64_t rx_bufs, tx_bufs, events;   /* completions reaped per queue */
 	uint64_t rx_short;                   /* used length below a header: dropped */
+	uint64_t rx_bad_len;                 /* used length beyond the buffer: dropped, buffer reposted */
 	uint64_t transport_resets;
 	uint64_t bad_used;                   /* forged used entries the virtqueues dropped */
 	uint64_t ev_dropped;                 /* events too short or with an unknown id: ignored */

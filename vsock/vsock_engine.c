@@ -33,6 +33,7 @@ _Static_assert(NCONN > 0 && NCONN < 32768, "BV_VSOCK_MAX_CONNS must fit a handle
 _Static_assert(BV_VSOCK_RXBUF_SIZE > 0 && BV_VSOCK_RXBUF_SIZE <= 0x40000000, "RXBUF size");
 _Static_assert(BV_VSOCK_TXBUF_SIZE > 0 && BV_VSOCK_TXBUF_SIZE <= 0x40000000, "TXBUF size");
 
+/* bv:state-enum (docs/states.dot is checked against this list) */
 enum cstate { C_FREE = 0, C_LISTEN, C_CONNECTING, C_ESTABLISHED, C_CLOSING, C_DONE };
 
 /* Control packets a connection owes (conditions computed in ctl_peek). */
@@ -54,6 +55,8 @@ struct conn {
 	uint8_t timer_unstarted; /* armed before the clock was first ticked */
 	uint8_t outgoing;        /* made by vsock_connect: it binds its local port */
 	int16_t listener;        /* parent listener while waiting in its accept queue, else -1 */
+	uint16_t backlog;        /* listener: most connections waiting for accept, minus one (as Linux) */
+	uint16_t pending;        /* listener: connections waiting for accept now */
 	int err;                 /* why a DONE connection ended (0 = orderly) */
 	uint32_t accept_seq;
 	uint32_t local_port, peer_cid, peer_port;
@@ -75,6 +78,9 @@ static uint8_t rxbufs[NCONN][RXBUF];
 static uint8_t txbufs[NCONN][TXBUF];
 static uint8_t rx_eom[NCONN][(RXBUF + 7) / 8];
 static uint8_t tx_eom[NCONN][(TXBUF + 7) / 8];
+/* SEQPACKET: the message ending at this byte is also the end of a record (EOR). */
+static uint8_t rx_eor[NCONN][(RXBUF + 7) / 8];
+static uint8_t tx_eor[NCONN][(TXBUF + 7) / 8];
 
 struct rst_ent {
 	uint32_t peer_cid, peer_port, local_port;
@@ -84,7 +90,7 @@ static struct rst_ent rstq[RSTQ];
 static uint32_t rstq_head, rstq_len;
 
 static uint64_t local_cid;
-static int seq_ok;
+static int seq_ok, stream_ok;
 static uint64_t now;
 static int clock_seen;
 static uint32_t next_port;
@@ -177,6 +183,8 @@ static struct conn *conn_alloc(void)
 		memset(c, 0, sizeof(*c));
 		memset(rx_eom[i], 0, sizeof(rx_eom[i]));
 		memset(tx_eom[i], 0, sizeof(tx_eom[i]));
+		memset(rx_eor[i], 0, sizeof(rx_eor[i]));
+		memset(tx_eor[i], 0, sizeof(tx_eor[i]));
 		c->listener = -1;
 		st.conns_in_use++;
 		if (st.conns_in_use > st.conns_peak)
@@ -186,10 +194,19 @@ static struct conn *conn_alloc(void)
 	return NULL;
 }
 
+static void unlink_listener(struct conn *c)
+{
+	if (c->listener >= 0) {
+		conns[c->listener].pending--;
+		c->listener = -1;
+	}
+}
+
 static void conn_free(struct conn *c)
 {
 	if (c->state == C_FREE)
 		return;
+	unlink_listener(c);
 	c->state = C_FREE;
 	c->owned = 0;
 	c->timer_on = 0;
@@ -198,8 +215,13 @@ static void conn_free(struct conn *c)
 
 static void queue_rst(uint32_t peer_cid, uint32_t peer_port, uint32_t local_port, uint16_t type)
 {
-	if (rstq_len == RSTQ)
-		return;   /* dropped: the peer's next packet on that flow is answered again */
+	if (rstq_len == RSTQ) {
+		/* The glue stops taking RX work long before this (see
+		 * vsock_engine_replies_queued), so this is a last resort: the
+		 * peer's next packet on that flow is answered again. */
+		st.rst_dropped++;
+		return;
+	}
 	uint32_t slot = rstq_head + rstq_len;
 	if (slot >= RSTQ)
 		slot -= RSTQ;
@@ -221,6 +243,7 @@ static void discard_tx(struct conn *c)
 	c->tx_used = 0;
 	c->tx_head = 0;
 	memset(tx_eom[idx(c)], 0, sizeof(tx_eom[0]));
+	memset(tx_eor[idx(c)], 0, sizeof(tx_eor[0]));
 }
 
 /* Drop everything unread; it counts as consumed so credit keeps flowing. */
@@ -231,6 +254,7 @@ static void discard_rx(struct conn *c)
 	c->rx_head = 0;
 	c->rx_partial = 0;
 	memset(rx_eom[idx(c)], 0, sizeof(rx_eom[0]));
+	memset(rx_eor[idx(c)], 0, sizeof(rx_eor[0]));
 }
 
 /* The connection is over. With send_rst, an RST goes out for it. The entry
@@ -251,21 +275,26 @@ static void conn_end(struct conn *c, int err, int send_rst)
 	}
 }
 
-/* After the app consumed data: volunteer a CREDIT_UPDATE once a quarter of
- * the buffer was freed since our last advertisement, or when the app has
- * drained everything while the peer believes we are nearly full. No stall:
- * a peer at zero credit sees RXBUF unread bytes here, and reading them all
- * passes the first test. Tiny reads do not each cost a packet. */
-static void maybe_credit_update(struct conn *c)
+/* After the app consumed data, volunteer a CREDIT_UPDATE as newest Linux
+ * does (virtio_transport_stream_do_dequeue): when the receive queue is now
+ * empty, or when fewer than 64 KiB would remain of what the peer may send
+ * (buf_alloc - consumed-but-unannounced < 64 KiB; with buf_alloc <= 64 KiB
+ * that is after every read). SEQPACKET: after every message read, always
+ * (virtio_transport_seqpacket_do_dequeue). Either rule alone makes a stall
+ * impossible: a peer at zero credit means unread bytes here, and the read
+ * that takes the last of them (or the last message) announces the space. */
+static void maybe_credit_update(struct conn *c, int seq_msg_read)
 {
-	if (c->state != C_ESTABLISHED || (c->peer_shut & VSOCK_SHUTDOWN_SEND))
+	if (c->state != C_ESTABLISHED)
 		return;
+	if (seq_msg_read) {
+		c->ctl |= CTL_CREDIT_UPDATE;
+		return;
+	}
 	uint32_t consumed = c->fwd_cnt - c->last_fwd_sent;
 	if (consumed == 0)
 		return;
-	uint32_t peer_view_used = c->rx_cnt - c->last_fwd_sent;
-	uint32_t peer_view_free = peer_view_used >= RXBUF ? 0 : RXBUF - peer_view_used;
-	if (consumed >= RXBUF / 4 || (peer_view_free < BV_VSOCK_RX_PKT_SIZE && c->rx_used == 0))
+	if (c->rx_used == 0 || RXBUF - min32(consumed, RXBUF) < VSOCK_MAX_PKT_PAYLOAD)
 		c->ctl |= CTL_CREDIT_UPDATE;
 }
 
@@ -372,12 +401,19 @@ static struct conn *find_listener(uint32_t port)
 
 static void on_request(struct conn *l, const struct vsock_hdr *h)
 {
+	/* Linux sk_acceptq_is_full: refuse once more than `backlog` wait. */
+	if (l->pending > l->backlog) {
+		st.conns_refused_backlog++;
+		reply_rst(h);
+		return;
+	}
 	struct conn *c = conn_alloc();
 	if (!c) {
 		st.conns_refused_full++;
 		reply_rst(h);
 		return;
 	}
+	l->pending++;
 	c->state = C_ESTABLISHED;
 	c->was_connected = 1;
 	c->type = l->type;
@@ -390,22 +426,23 @@ static void on_request(struct conn *l, const struct vsock_hdr *h)
 	space_update(c, h);
 }
 
-/* RW on an established connection. */
+/* RW on an established connection. What counts is the bytes we really
+ * hold, not the credit we last advertised: a peer may send on a stale view
+ * that our reads have since made true (Linux virtio_transport_inc_rx_pkt
+ * checks buf_used the same way). Only data that does not fit is an
+ * overflow; newest Linux resets the connection then (ENOBUFS), so do we. */
 static void on_data(struct conn *c, const struct vsock_hdr *h, const uint8_t *p, uint32_t len)
 {
-	uint32_t adv_used = c->rx_cnt - c->last_fwd_sent;
-	uint32_t adv_free = adv_used >= RXBUF ? 0 : RXBUF - adv_used;
-	if (len > adv_free) {
-		/* beyond the space we advertised: protocol violation */
-		st.rx_dropped_malformed++;
-		conn_end(c, BV_EPROTO, 1);
+	if (len > RXBUF - c->rx_used) {
+		st.rx_overflow++;
+		conn_end(c, BV_ENOBUFS, 1);
 		return;
 	}
 	st.rx_bytes += len;
 	c->rx_cnt += len;
 	if (c->shut_local & VSOCK_SHUTDOWN_RCV) {
 		c->fwd_cnt += len;   /* nobody will read it */
-		maybe_credit_update(c);
+		maybe_credit_update(c, 0);
 		return;
 	}
 	int i = idx(c);
@@ -414,8 +451,12 @@ static void on_data(struct conn *c, const struct vsock_hdr *h, const uint8_t *p,
 	c->rx_used += len;
 	if (c->type == VSOCK_TYPE_SEQPACKET) {
 		c->rx_partial += len;
-		if ((vsock_le32(h->flags) & VSOCK_SEQ_EOM) && c->rx_partial) {
-			bit_set(rx_eom[i], ring_add(c->rx_head, c->rx_used - 1, RXBUF));
+		uint32_t f = vsock_le32(h->flags);
+		if ((f & VSOCK_SEQ_EOM) && c->rx_partial) {
+			uint32_t last = ring_add(c->rx_head, c->rx_used - 1, RXBUF);
+			bit_set(rx_eom[i], last);
+			if (f & VSOCK_SEQ_EOR)
+				bit_set(rx_eor[i], last);
 			c->rx_partial = 0;
 		}
 	}
@@ -514,6 +555,13 @@ void vsock_engine_input(const struct vsock_hdr *hdr, const uint8_t *payload, uin
 		st.rx_dropped_badcid++;
 		return;
 	}
+	if (src_cid == local_cid) {
+		/* Our own CID as the source: not a peer that can exist. Linux's
+		 * guest never answers such a packet (its TX path drops anything
+		 * addressed to itself), so it is dropped without a word here. */
+		st.rx_dropped_own_cid++;
+		return;
+	}
 	if (type != VSOCK_TYPE_STREAM && type != VSOCK_TYPE_SEQPACKET) {
 		st.rx_dropped_malformed++;
 		reply_rst(hdr);   /* Linux: invalid type -> reset_no_sock */
@@ -579,9 +627,13 @@ static uint32_t emit_data(struct conn *c, struct vsock_hdr *h, uint8_t *buf, uin
 	if (c->type == VSOCK_TYPE_SEQPACKET) {
 		uint32_t msg = find_eom(tx_eom[i], TXBUF, c->tx_head, c->tx_used);
 		if (msg && msg <= n) {
+			uint32_t last = ring_add(c->tx_head, msg - 1, TXBUF);
 			n = msg;
 			flags = VSOCK_SEQ_EOM;
-			bit_clr(tx_eom[i], ring_add(c->tx_head, msg - 1, TXBUF));
+			if (tx_eor[i][last >> 3] & (1u << (last & 7)))
+				flags |= VSOCK_SEQ_EOR;
+			bit_clr(tx_eom[i], last);
+			bit_clr(tx_eor[i], last);
 		}
 	}
 	ring_read(txbufs[i], TXBUF, c->tx_head, buf, n);
@@ -626,6 +678,11 @@ int vsock_engine_next_tx(struct vsock_hdr *hdr, uint8_t *buf, uint32_t cap)
 	return BV_EAGAIN;
 }
 
+int vsock_engine_replies_backed_up(unsigned tx_ring_size)
+{
+	return rstq_len >= (tx_ring_size < RSTQ ? tx_ring_size : RSTQ);
+}
+
 int vsock_engine_tx_pending(void)
 {
 	if (rstq_len)
@@ -640,13 +697,16 @@ int vsock_engine_tx_pending(void)
 
 /* ------------------------------------------------------------------ engine */
 
-void vsock_engine_init(uint64_t cid, int seqpacket_ok)
+void vsock_engine_init(uint64_t cid, uint64_t features)
 {
 	memset(conns, 0, sizeof(conns));
 	memset(&st, 0, sizeof(st));
 	rstq_head = rstq_len = 0;
 	local_cid = cid;
-	seq_ok = seqpacket_ok != 0;
+	/* Spec 1.3: with none of the type bits, the device implies STREAM;
+	 * NO_IMPLIED_STREAM means STREAM only if its own bit is there. */
+	seq_ok = (features >> VSOCK_F_SEQPACKET) & 1;
+	stream_ok = ((features >> VSOCK_F_STREAM) & 1) || !((features >> VSOCK_F_NO_IMPLIED_STREAM) & 1);
 	now = 0;
 	clock_seen = 0;
 	port_seeded = 0;
@@ -731,6 +791,12 @@ static int valid_type(int type)
 	return type == VSOCK_STREAM || type == VSOCK_SEQPACKET;
 }
 
+/* BV_ENOTSUP when the device did not negotiate this socket type. */
+static int type_offered(int type)
+{
+	return (type == VSOCK_SEQPACKET ? seq_ok : stream_ok) ? 0 : BV_ENOTSUP;
+}
+
 static int port_in_use(uint32_t port)
 {
 	for (int i = 0; i < NCONN; i++)
@@ -761,12 +827,14 @@ static uint32_t alloc_port(void)
 	}
 }
 
-int vsock_listen(uint32_t port, int type)
+int vsock_listen(uint32_t port, int type, int backlog)
 {
 	if (!valid_type(type) || port == VSOCK_PORT_ANY)
 		return BV_EINVAL;
-	if (type == VSOCK_SEQPACKET && !seq_ok)
+	if (type_offered(type))
 		return BV_ENOTSUP;
+	if (backlog <= 0)
+		backlog = BV_VSOCK_BACKLOG;
 	for (int i = 0; i < NCONN; i++) {
 		const struct conn *c = &conns[i];
 		if (c->local_port != port)
@@ -781,6 +849,7 @@ int vsock_listen(uint32_t port, int type)
 	c->state = C_LISTEN;
 	c->type = (uint8_t)type;
 	c->local_port = port;
+	c->backlog = (uint16_t)(backlog < NCONN ? backlog : NCONN);
 	c->owned = 1;
 	return idx(c);
 }
@@ -803,7 +872,7 @@ int vsock_accept(int lh, uint32_t *peer_cid, uint32_t *peer_port)
 	if (!best)
 		return BV_EAGAIN;
 	best->owned = 1;
-	best->listener = -1;
+	unlink_listener(best);
 	if (peer_cid)
 		*peer_cid = best->peer_cid;
 	if (peer_port)
@@ -815,7 +884,7 @@ int vsock_connect(uint32_t cid, uint32_t port, int type)
 {
 	if (!valid_type(type) || cid == VSOCK_CID_ANY || cid == local_cid || port == VSOCK_PORT_ANY)
 		return BV_EINVAL;
-	if (type == VSOCK_SEQPACKET && !seq_ok)
+	if (type_offered(type))
 		return BV_ENOTSUP;
 	struct conn *c = conn_alloc();
 	if (!c)
@@ -844,7 +913,7 @@ static int io_state(const struct conn *c)
 	}
 }
 
-int vsock_send(int h, const void *buf, uint32_t len)
+int vsock_sendmsg(int h, const void *buf, uint32_t len, uint32_t flags)
 {
 	struct conn *c = handle(h);
 	if (!c)
@@ -876,14 +945,25 @@ int vsock_send(int h, const void *buf, uint32_t len)
 	uint32_t tail = ring_add(c->tx_head, c->tx_used, TXBUF);
 	ring_write(txbufs[i], TXBUF, tail, buf, n);
 	c->tx_used += n;
-	if (c->type == VSOCK_TYPE_SEQPACKET)
-		bit_set(tx_eom[i], ring_add(tail, n - 1, TXBUF));
+	if (c->type == VSOCK_TYPE_SEQPACKET) {
+		uint32_t last = ring_add(tail, n - 1, TXBUF);
+		bit_set(tx_eom[i], last);
+		if (flags & VSOCK_MSG_EOR)
+			bit_set(tx_eor[i], last);
+	}
 	return (int)n;
 }
 
-int vsock_recv(int h, void *buf, uint32_t len)
+int vsock_send(int h, const void *buf, uint32_t len)
+{
+	return vsock_sendmsg(h, buf, len, 0);
+}
+
+int vsock_recvmsg(int h, void *buf, uint32_t len, uint32_t *flags)
 {
 	struct conn *c = handle(h);
+	if (flags)
+		*flags = 0;
 	if (!c)
 		return BV_EBADF;
 	int e = io_state(c);
@@ -900,9 +980,16 @@ int vsock_recv(int h, void *buf, uint32_t len)
 			uint32_t msg = find_eom(rx_eom[i], RXBUF, c->rx_head, c->rx_used);
 			if (msg == 0)
 				goto nothing;   /* only part of a message so far */
-			bit_clr(rx_eom[i], ring_add(c->rx_head, msg - 1, RXBUF));
+			uint32_t last = ring_add(c->rx_head, msg - 1, RXBUF);
+			uint32_t mf = (rx_eor[i][last >> 3] & (1u << (last & 7))) ? VSOCK_MSG_EOR : 0;
+			bit_clr(rx_eom[i], last);
+			bit_clr(rx_eor[i], last);
 			take = min32(len, msg);
 			consume = msg;
+			if (take < msg)
+				mf |= VSOCK_MSG_TRUNC;
+			if (flags)
+				*flags = mf;
 		} else {
 			take = consume = min32(len, c->rx_used);
 		}
@@ -910,7 +997,7 @@ int vsock_recv(int h, void *buf, uint32_t len)
 		c->rx_head = ring_add(c->rx_head, consume, RXBUF);
 		c->rx_used -= consume;
 		c->fwd_cnt += consume;
-		maybe_credit_update(c);
+		maybe_credit_update(c, c->type == VSOCK_TYPE_SEQPACKET);
 		return (int)take;
 	}
 nothing:
@@ -919,6 +1006,11 @@ nothing:
 	if (c->peer_shut & VSOCK_SHUTDOWN_SEND)
 		return 0;
 	return BV_EAGAIN;
+}
+
+int vsock_recv(int h, void *buf, uint32_t len)
+{
+	return vsock_recvmsg(h, buf, len, NULL);
 }
 
 int vsock_shutdown(int h, int how)
@@ -935,7 +1027,7 @@ int vsock_shutdown(int h, int how)
 	c->shut_local |= (uint8_t)how;
 	if (how & VSOCK_SHUTDOWN_RCV) {
 		discard_rx(c);
-		maybe_credit_update(c);
+		maybe_credit_update(c, 0);
 	}
 	return 0;
 }

@@ -18,7 +18,7 @@
 
 #define ECHO_PORT       1234
 #define ECHO_SEQ_PORT   1235
-#define ECHO_BUF        8192     /* bytes held per connection between recv and send */
+#define ECHO_BUF        BV_VSOCK_RXBUF_SIZE   /* holds any SEQPACKET message we can receive */
 #define ECHO_CONNS      BV_VSOCK_MAX_CONNS
 
 struct echo_conn {
@@ -27,6 +27,7 @@ struct echo_conn {
 	uint32_t peer_cid, peer_port;
 	uint64_t bytes;
 	uint32_t off, len;           /* pending bytes: buf[off .. off+len) */
+	uint32_t msg_flags;          /* SEQPACKET: VSOCK_MSG_EOR of the pending message */
 	uint8_t buf[ECHO_BUF];
 };
 
@@ -69,7 +70,7 @@ static int echo_serve(struct echo_conn *c)
 
 	for (;;) {
 		if (c->len) {
-			int n = vsock_send(c->h, c->buf + c->off, c->len);
+			int n = vsock_sendmsg(c->h, c->buf + c->off, c->len, c->msg_flags);
 			if (n == BV_EAGAIN)
 				return moved;
 			if (n < 0) {
@@ -82,7 +83,8 @@ static int echo_serve(struct echo_conn *c)
 			moved = 1;
 			continue;
 		}
-		int n = vsock_recv(c->h, c->buf, sizeof(c->buf));
+		uint32_t flags;
+		int n = vsock_recvmsg(c->h, c->buf, sizeof(c->buf), &flags);
 		if (n == BV_EAGAIN)
 			return moved;
 		if (n == 0) {
@@ -97,6 +99,7 @@ static int echo_serve(struct echo_conn *c)
 		}
 		c->off = 0;
 		c->len = (uint32_t)n;
+		c->msg_flags = flags & VSOCK_MSG_EOR;   /* keep record boundaries */
 		moved = 1;
 	}
 }
@@ -107,14 +110,13 @@ int main(void)
 	if (rc < 0)
 		return BV_EXIT_FAIL;
 
-	int lh = vsock_listen(ECHO_PORT, VSOCK_STREAM);
-	if (lh < 0) {
-		printf("echo: listen on %d failed: %s\n", ECHO_PORT, bv_strerror(lh));
-		return BV_EXIT_FAIL;
-	}
-	int sh = vsock_listen(ECHO_SEQ_PORT, VSOCK_SEQPACKET);
-	if (sh < 0 && sh != BV_ENOTSUP) {
-		printf("echo: seqpacket listen on %d failed: %s\n", ECHO_SEQ_PORT, bv_strerror(sh));
+	/* Backlog as deep as our table: a burst of clients all get answered. */
+	/* Either type may be missing (the device negotiates them); not both. */
+	int lh = vsock_listen(ECHO_PORT, VSOCK_STREAM, ECHO_CONNS);
+	int sh = vsock_listen(ECHO_SEQ_PORT, VSOCK_SEQPACKET, ECHO_CONNS);
+	if ((lh < 0 && lh != BV_ENOTSUP) || (sh < 0 && sh != BV_ENOTSUP) || (lh < 0 && sh < 0)) {
+		printf("echo: listen failed: stream %s, seqpacket %s\n",
+		       lh < 0 ? bv_strerror(lh) : "ok", sh < 0 ? bv_strerror(sh) : "ok");
 		return BV_EXIT_FAIL;
 	}
 	for (unsigned i = 0; i < ECHO_CONNS; i++)
@@ -127,12 +129,16 @@ int main(void)
 	const uint32_t baseline = st.conns_in_use;   /* the listeners */
 	uint64_t resets = ds.transport_resets;
 	int busy = 0;   /* something happened since the last pool line */
-	printf("echo: listening on port %d (cid %llu)%s\n", ECHO_PORT,
-	       (unsigned long long)vsock_local_cid(), sh >= 0 ? ", seqpacket on port 1235" : "");
+	if (lh >= 0)
+		printf("echo: listening on port %d (cid %llu)%s\n", ECHO_PORT,
+		       (unsigned long long)vsock_local_cid(), sh >= 0 ? ", seqpacket on port 1235" : "");
+	else
+		printf("echo: listening on port %d for seqpacket only (cid %llu): the device offers no stream\n",
+		       ECHO_SEQ_PORT, (unsigned long long)vsock_local_cid());
 
 	for (;;) {
 		int work = vsock_poll();
-		if (vsock_events(lh) & VSOCK_EV_ACCEPT)
+		if (lh >= 0 && (vsock_events(lh) & VSOCK_EV_ACCEPT))
 			echo_accept(lh, VSOCK_STREAM);
 		if (sh >= 0 && (vsock_events(sh) & VSOCK_EV_ACCEPT))
 			echo_accept(sh, VSOCK_SEQPACKET);

@@ -87,7 +87,7 @@ int main(void)
 		conn[i].h = -1;
 	if (vsock_dev_init() < 0)
 		return BV_EXIT_FAIL;   /* it said why */
-	int lh = vsock_listen(SOURCE_PORT, VSOCK_STREAM);
+	int lh = vsock_listen(SOURCE_PORT, VSOCK_STREAM, 0);
 	if (lh < 0) {
 		printf("source: cannot listen on port %d: %s\n", SOURCE_PORT, bv_strerror(lh));
 		return BV_EXIT_FAIL;

@@ -40,6 +40,12 @@
 #ifndef BV_VSOCK_MAX_CONNS
 #define BV_VSOCK_MAX_CONNS 64
 #endif
+/* Connections a listener keeps waiting for vsock_accept() when the app
+ * passes backlog <= 0; one more is accepted and then RSTs go out, as Linux
+ * counts its backlog. */
+#ifndef BV_VSOCK_BACKLOG
+#define BV_VSOCK_BACKLOG 16
+#endif
 /* Receive buffer per connection: this is the buf_alloc we advertise. */
 #ifndef BV_VSOCK_RXBUF_SIZE
 #define BV_VSOCK_RXBUF_SIZE 16384

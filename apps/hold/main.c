@@ -46,8 +46,13 @@ struct hconn {
 	int type;
 	int said;              /* R_DIAL: greeting queued */
 	uint32_t off, len;     /* R_ECHO: pending bytes in buf */
+	uint32_t eor;          /* R_ECHO: the pending message ends a record */
 	uint8_t buf[BV_VSOCK_RXBUF_SIZE];
 };
+
+/* As tests/conformance/guest_linux.py's listen(): Linux takes one more
+ * than this many waiting connections, and so does vsock_listen. */
+#define HOLD_BACKLOG 8
 
 static int lh[NLPORTS];
 static struct hconn conns[BV_VSOCK_MAX_CONNS];
@@ -69,7 +74,7 @@ static void drop(struct hconn *c)
 
 static void open_listener(unsigned i)
 {
-	lh[i] = vsock_listen(lports[i].port, lports[i].type);
+	lh[i] = vsock_listen(lports[i].port, lports[i].type, HOLD_BACKLOG);
 	if (lh[i] < 0 && !(lh[i] == BV_ENOTSUP && lports[i].type == VSOCK_SEQPACKET))
 		printf("hold: listen on %u failed: %s\n", (unsigned)lports[i].port, bv_strerror(lh[i]));
 }
@@ -156,7 +161,7 @@ static int echo(struct hconn *c)
 	int moved = 0;
 	for (;;) {
 		if (c->len) {
-			int n = vsock_send(c->h, c->buf + c->off, c->len);
+			int n = vsock_sendmsg(c->h, c->buf + c->off, c->len, c->eor);
 			if (n == BV_EAGAIN)
 				return moved;
 			if (n < 0) {
@@ -168,7 +173,8 @@ static int echo(struct hconn *c)
 			moved = 1;
 			continue;
 		}
-		int n = vsock_recv(c->h, c->buf, sizeof(c->buf));
+		uint32_t flags;
+		int n = vsock_recvmsg(c->h, c->buf, sizeof(c->buf), &flags);
 		if (n == BV_EAGAIN)
 			return moved;
 		if (n <= 0) {
@@ -177,6 +183,7 @@ static int echo(struct hconn *c)
 		}
 		c->off = 0;
 		c->len = (uint32_t)n;
+		c->eor = flags & VSOCK_MSG_EOR;   /* record ends kept, as the Linux echo's sendmsg */
 		moved = 1;
 	}
 }

@@ -67,7 +67,7 @@ void fw_main(void)
 		for (;;)
 			board_relax();
 	}
-	int lh = vsock_listen(FW_ECHO_PORT, VSOCK_STREAM);
+	int lh = vsock_listen(FW_ECHO_PORT, VSOCK_STREAM, 0);
 	bv_logf("fw: echo listening on port %d (cid %llu)\n", FW_ECHO_PORT, (unsigned long long)vsock_local_cid());
 	for (int i = 0; i < FW_CONNS; i++)
 		conn[i].h = -1;

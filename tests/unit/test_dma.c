@@ -124,7 +124,7 @@ static int connect_and_echo(void)
 	lh = ch = -1;
 	tx_ops = 0;
 	n_echoed = 0;
-	lh = vsock_listen(ECHO_PORT, VSOCK_STREAM);
+	lh = vsock_listen(ECHO_PORT, VSOCK_STREAM, 0);
 	HCHECK(lh >= 0);
 	host_send(VSOCK_OP_REQUEST, NULL, 0);
 	for (int i = 0; i < 20 && ch < 0; i++) {

@@ -65,7 +65,7 @@ enum raw_event {
 #define RAW_USED_AUTO       0xffffffffu
 
 #define RAW_MAX_FRAME (16u << 20)
-#define RAW_WAIT_MS   20000u     /* how long a PUT or SET_CID may wait before it fails */
+#define RAW_WAIT_MS   5000u      /* how long a PUT or SET_CID may wait before it fails */
 
 struct raw_host {
 	struct vhu_dev *dev;

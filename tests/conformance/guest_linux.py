@@ -17,7 +17,8 @@ import socket
 import struct
 import sys
 
-BACKLOG = 8   # listen() backlog; Linux refuses once more than this many wait (sk_acceptq_is_full)
+BACKLOG = 8   # backlog of 1240, which never accepts: Linux refuses once more than this wait (sk_acceptq_is_full)
+BIG_BACKLOG = 128   # the listeners whose application accepts at once: never the limit
 ST, SP = socket.SOCK_STREAM, socket.SOCK_SEQPACKET
 PORTS = [(1234, ST, "echo"), (1235, SP, "echo"), (1236, ST, "sink"), (1237, SP, "sink"),
          (1238, ST, "hold"), (1239, SP, "hold"), (1240, ST, "noaccept"),
@@ -37,7 +38,7 @@ def listen(port, kind):
     s = socket.socket(socket.AF_VSOCK, kind)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((socket.VMADDR_CID_ANY, port))
-    s.listen(BACKLOG)
+    s.listen(BACKLOG if port == 1240 else BIG_BACKLOG)
     s.setblocking(False)
     listeners[port] = s
     return s
@@ -158,8 +159,7 @@ def on_listener(port, kind, role):
             for h in held:
                 h.close()
             held.clear()
-            sel.unregister(listeners[1240])
-            listeners[1240].close()
+            listeners[1240].close()   # never registered: nobody accepts there
             listen(1240, ST)
             log(f"released {n} held connection(s)")
         elif role == "hold":
@@ -188,10 +188,13 @@ def main():
     while True:
         for key, mask in sel.select(1.0):
             d = key.data
-            if isinstance(d, tuple):
-                on_listener(d[1], d[2], d[3])
-            else:
-                d.handle(mask)
+            try:
+                if isinstance(d, tuple):
+                    on_listener(d[1], d[2], d[3])
+                else:
+                    d.handle(mask)
+            except Exception as e:   # a bug here must not take the guest down with it
+                log(f"error: {type(e).__name__}: {e}")
 
 
 if __name__ == "__main__":

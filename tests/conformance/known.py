@@ -91,26 +91,12 @@ DELIBERATE = {
 }
 
 KNOWN_BUGS = {
-    'credit_seqpacket_split_deadlock':
-        "issue 11 item 1 (SEQPACKET credit deadlock): no CREDIT_UPDATE after whole messages are read; a message larger than the host's remaining view of credit never completes (findings F1)",
-    'credit_receive_only_seqpacket':
-        'issue 11 item 1: Linux volunteers a CREDIT_UPDATE after every SEQPACKET message read, barevsock none below its threshold (findings F1)',
-    'credit_overrun_within_real_space':
-        'issue 11 item 2 (RST on data within the real free space), and no CREDIT_UPDATE when the reader drains (findings F2)',
-    'cid_change_request_at_once':
-        'issue 11 item 3 (a REQUEST to the new CID right after TRANSPORT_RESET is dropped: RX before the event queue) (findings F3)',
     'dst_cid_wrong':
-        "open finding F4, not in issue 11's list: barevsock drops packets whose dst_cid is not its CID; Linux ignores dst_cid (fix, or move to DELIBERATE with a reason)",
+        "open finding F4, not in issue 11's list: barevsock drops packets whose dst_cid is not its CID; "
+        "Linux ignores dst_cid (fix, or move to DELIBERATE with a reason)",
     'request_to_old_cid':
-        'open finding F4: after a CID change barevsock drops a REQUEST to the old CID, Linux answers from the new one',
-    'backlog_never_accepting':
-        'issue 11 item 4 (no per-listener backlog: 12 waiting connections all answered; Linux refuses beyond backlog 8) (findings F5)',
-    'src_cid_odd':
-        "issue 11 item 4 (a REQUEST whose src_cid is the guest's own CID is answered; Linux ignores it) (findings F6)",
-    'used_len_beyond_buffer_flood':
-        'issue 11 item 5 (an RX used length beyond the buffer leaks the buffer; after 63 the guest is deaf) (findings F7)',
-    'seqpacket_eor':
-        'issue 11 item 6 (EOR dropped: the echo returns EOM only) (findings F8)',
+        "open finding F4: after a CID change barevsock drops a REQUEST to the old CID, Linux answers from the "
+        "new one",
 }
 
 

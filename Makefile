@@ -159,12 +159,13 @@ UNIT_TESTS :=
 -include fuzz/fuzz.mk
 -include bench/bench.mk
 -include docs/docs.mk
+-include uefi/uefi.mk
 
 host: $(HOST_TOOLS) $(UNIT_TESTS)
 
 # ---- tests ----
 PYTEST_ARGS ?=
-test: all-arches host
+test: all-arches host uefi
 	$(PYTHON) -m pytest -v -rs $(PYTEST_ARGS) tests/
 
 # Issue 11: the conformance catalogue against a Linux guest and barevsock;

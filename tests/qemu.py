@@ -79,9 +79,11 @@ class Guest:
     (QEMU's UART then reports "busy" forever), and a test would blame the
     guest. wait_for/_pump let a test wait for a line while the guest runs."""
 
-    def __init__(self, target, elf, extra=(), log_path=None, **kw):
+    def __init__(self, target, elf, extra=(), log_path=None, cmd=None, **kw):
+        """cmd: a complete QEMU command line built elsewhere (tests/uefi.py
+        boots firmware); target then only says how to decode the exit code."""
         self.target = target
-        self.cmd = qemu_cmd(target, elf, extra, **kw)
+        self.cmd = list(cmd) if cmd else qemu_cmd(target, elf, extra, **kw)
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* A compact printf family for the x86_64 image: %d %i %u %x %X %o %p %s %c %%
+/* A compact printf family for the x86_64 image and the UEFI builds (uefi/): %d %i %u %x %X %o %p %s %c %%
  * with flags '-' and '0', width, precision (strings and integers), and the
  * length modifiers hh h l ll z j t. No floating point: nothing in the guest
  * prints one. Output goes through one sink so printf and snprintf share it. */
@@ -86,11 +86,19 @@ static int fmt_run(struct fmt_sink *s, const char *f, va_list ap)
 			for (; *f >= '0' && *f <= '9'; f++)
 				prec = prec * 10 + (*f - '0');
 		}
-		/* lng: -2 hh, -1 h, 0 int, 1 long / 64-bit types */
+		/* lng: -2 hh, -1 h, 0 int, 1 a 64-bit argument. Whether l, z and t
+		 * are 64 bits depends on the data model (LP64 here, LLP64 and
+		 * ILP32 in the UEFI builds that share this file). */
 		for (;; f++) {
 			if (*f == 'h')
 				lng--;
-			else if (*f == 'l' || *f == 'z' || *f == 'j' || *f == 't')
+			else if (*f == 'l' && f[1] == 'l')
+				lng = 1, f++;
+			else if (*f == 'l')
+				lng = sizeof(long) == 8;
+			else if (*f == 'z' || *f == 't')
+				lng = sizeof(size_t) == 8;
+			else if (*f == 'j')
 				lng = 1;
 			else
 				break;

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Internal interface of the UEFI platform (uefi/): the firmware tables the
+ * entry point saved, helpers over them, and the hooks its modules share.
+ * Apps never include this; they see bv/arch.h and the socket API as on the
+ * -kernel images. Non-goals: anything after ExitBootServices (the platform
+ * lives on boot services: console, stall, PciIo). */
+#ifndef BV_UEFI_H
+#define BV_UEFI_H
+
+#include <stdint.h>
+#include "uefi/efi.h"
+
+extern efi_handle uefi_image;
+extern struct efi_system_table *uefi_st;
+extern struct efi_boot_services *uefi_bs;
+
+extern const struct efi_guid uefi_guid_loaded_image, uefi_guid_device_path, uefi_guid_pci_io,
+	uefi_guid_pci_root_bridge_io, uefi_guid_dtb, uefi_guid_acpi20, uefi_guid_ovmf_virtio,
+	uefi_guid_ovmf_virtio_mmio;
+
+int uefi_guid_eq(const struct efi_guid *a, const struct efi_guid *b);
+
+/* Short name of a status for messages ("EFI_NOT_FOUND", or the number). */
+const char *uefi_strerror(efi_status s);
+
+/* The configuration table with this GUID, or NULL. */
+void *uefi_config_table(const struct efi_guid *g);
+
+/* The value of "key=" in the load options (the -append / shell command line),
+ * copied into buf; NULL when absent. A bare "key" yields "". */
+const char *uefi_option(const char *key, char *buf, unsigned size);
+
+/* Console (console.c): write everything buffered so far to ConOut. */
+void uefi_console_flush(void);
+
+/* Clock (clock.c): calibrate once, before anything asks for the time. */
+void uefi_clock_init(void);
+
+/* Image placement (image.c): when the firmware loaded us above 4 GiB, move
+ * into loader pages below it and run entry there; 1 (and *status) if it did. */
+int uefi_move_below_4g(efi_handle image, struct efi_system_table *st,
+		       efi_status (*entry)(efi_handle, struct efi_system_table *), efi_status *status);
+extern uintptr_t uefi_moved_from;
+extern void (*uefi_exit_via)(efi_status s);
+
+/* Called on the way out, last registered first, before the image leaves
+ * (devices are reset and given back to the firmware here). */
+#define UEFI_MAX_EXIT_HOOKS 8
+int uefi_at_exit(void (*fn)(void));
+
+#endif

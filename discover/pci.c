@@ -238,7 +238,7 @@ static void access_write(void *ctx, unsigned off, unsigned width, uint32_t v)
 
 void pci_access(const struct pci_func *f, struct virtio_pci_access *out)
 {
-	out->read = access_read;
-	out->write = access_write;
-	out->ctx = (void *)(uintptr_t)f;
+	/* No BAR accessors: BARs are plain MMIO at their CPU address here. */
+	*out = (struct virtio_pci_access){ .read = access_read, .write = access_write,
+					   .ctx = (void *)(uintptr_t)f };
 }

@@ -75,6 +75,10 @@ struct virtio_dev {
 			uint32_t notify_mult;
 			uint16_t notify_off[VIRTIO_PCI_CACHED_QUEUES];  /* read once at setup */
 			const struct virtio_pci_access *cfg;   /* the caller's, kept for later use */
+			/* Where each structure is as (BAR, offset), for cfg->bar_read/bar_write;
+			 * indexed like the capability types: [1] common .. [4] device. */
+			uint8_t bar[5];
+			uint32_t bar_off[5];
 		} pci;
 		struct {
 			uintptr_t base;

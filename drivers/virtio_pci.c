@@ -50,44 +50,79 @@
 
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 
-static uintptr_t cm(struct virtio_dev *d, unsigned off) { return d->t.pci.common + off; }
+/* One register access in structure `cap` (CAP_COMMON..CAP_DEVICE): through
+ * the platform's BAR accessors when it gave some, else plain MMIO. */
+static uintptr_t cap_addr(struct virtio_dev *d, unsigned cap)
+{
+	switch (cap) {
+	case CAP_COMMON: return d->t.pci.common;
+	case CAP_NOTIFY: return d->t.pci.notify;
+	case CAP_ISR: return d->t.pci.isr;
+	default: return d->t.pci.device;
+	}
+}
+
+static uint32_t rd(struct virtio_dev *d, unsigned cap, uint32_t off, unsigned width)
+{
+	const struct virtio_pci_access *a = d->t.pci.cfg;
+	if (a && a->bar_read)
+		return a->bar_read(a->ctx, d->t.pci.bar[cap], (uint64_t)d->t.pci.bar_off[cap] + off, width);
+	uintptr_t p = cap_addr(d, cap) + off;
+	return width == 1 ? bv_mmio_read8(p) : width == 2 ? bv_mmio_read16(p) : bv_mmio_read32(p);
+}
+
+static void wr(struct virtio_dev *d, unsigned cap, uint32_t off, unsigned width, uint32_t v)
+{
+	const struct virtio_pci_access *a = d->t.pci.cfg;
+	if (a && a->bar_write) {
+		a->bar_write(a->ctx, d->t.pci.bar[cap], (uint64_t)d->t.pci.bar_off[cap] + off, width, v);
+		return;
+	}
+	uintptr_t p = cap_addr(d, cap) + off;
+	if (width == 1)
+		bv_mmio_write8(p, (uint8_t)v);
+	else if (width == 2)
+		bv_mmio_write16(p, (uint16_t)v);
+	else
+		bv_mmio_write32(p, v);
+}
 
 static int vp_reset(struct virtio_dev *d)
 {
-	bv_mmio_write8(cm(d, COMMON_STATUS), 0);
+	wr(d, CAP_COMMON, COMMON_STATUS, 1, 0);
 	/* Reset completes when the device reads back 0. */
 	for (unsigned i = 0; i < VIRTIO_RESET_POLLS; i++) {
-		if (bv_mmio_read8(cm(d, COMMON_STATUS)) == 0)
+		if (rd(d, CAP_COMMON, COMMON_STATUS, 1) == 0)
 			return BV_OK;
 		bv_port_relax();
 	}
 	return BV_EIO;
 }
-static uint8_t vp_get_status(struct virtio_dev *d) { return bv_mmio_read8(cm(d, COMMON_STATUS)); }
-static void vp_set_status(struct virtio_dev *d, uint8_t s) { bv_mmio_write8(cm(d, COMMON_STATUS), s); }
+static uint8_t vp_get_status(struct virtio_dev *d) { return rd(d, CAP_COMMON, COMMON_STATUS, 1); }
+static void vp_set_status(struct virtio_dev *d, uint8_t s) { wr(d, CAP_COMMON, COMMON_STATUS, 1, s); }
 
 static uint64_t vp_get_features(struct virtio_dev *d)
 {
-	bv_mmio_write32(cm(d, COMMON_DFSELECT), 0);
-	uint64_t lo = bv_mmio_read32(cm(d, COMMON_DF));
-	bv_mmio_write32(cm(d, COMMON_DFSELECT), 1);
-	uint64_t hi = bv_mmio_read32(cm(d, COMMON_DF));
+	wr(d, CAP_COMMON, COMMON_DFSELECT, 4, 0);
+	uint64_t lo = rd(d, CAP_COMMON, COMMON_DF, 4);
+	wr(d, CAP_COMMON, COMMON_DFSELECT, 4, 1);
+	uint64_t hi = rd(d, CAP_COMMON, COMMON_DF, 4);
 	return hi << 32 | lo;
 }
 static void vp_set_features(struct virtio_dev *d, uint64_t f)
 {
-	bv_mmio_write32(cm(d, COMMON_GFSELECT), 0);
-	bv_mmio_write32(cm(d, COMMON_GF), (uint32_t)f);
-	bv_mmio_write32(cm(d, COMMON_GFSELECT), 1);
-	bv_mmio_write32(cm(d, COMMON_GF), (uint32_t)(f >> 32));
+	wr(d, CAP_COMMON, COMMON_GFSELECT, 4, 0);
+	wr(d, CAP_COMMON, COMMON_GF, 4, (uint32_t)f);
+	wr(d, CAP_COMMON, COMMON_GFSELECT, 4, 1);
+	wr(d, CAP_COMMON, COMMON_GF, 4, (uint32_t)(f >> 32));
 }
 
 static unsigned vp_queue_max(struct virtio_dev *d, unsigned idx)
 {
-	if (idx >= bv_mmio_read16(cm(d, COMMON_NUMQ)))
+	if (idx >= rd(d, CAP_COMMON, COMMON_NUMQ, 2))
 		return 0;
-	bv_mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
-	return bv_mmio_read16(cm(d, COMMON_Q_SIZE));
+	wr(d, CAP_COMMON, COMMON_Q_SELECT, 2, (uint16_t)idx);
+	return rd(d, CAP_COMMON, COMMON_Q_SIZE, 2);
 }
 
 static void vp_notify_hook(struct virtq *q, void *ctx)
@@ -98,22 +133,22 @@ static void vp_notify_hook(struct virtq *q, void *ctx)
 
 static int vp_setup_queue(struct virtio_dev *d, struct virtq *q)
 {
-	bv_mmio_write16(cm(d, COMMON_Q_SELECT), q->index);
-	if (bv_mmio_read16(cm(d, COMMON_Q_ENABLE)))
+	wr(d, CAP_COMMON, COMMON_Q_SELECT, 2, q->index);
+	if (rd(d, CAP_COMMON, COMMON_Q_ENABLE, 2))
 		return BV_EIO;      /* must be off after reset */
-	bv_mmio_write16(cm(d, COMMON_Q_SIZE), q->size);
-	bv_mmio_write16(cm(d, COMMON_Q_MSIX), VIRTIO_MSI_NO_VECTOR);
+	wr(d, CAP_COMMON, COMMON_Q_SIZE, 2, q->size);
+	wr(d, CAP_COMMON, COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
 	uint64_t a[3] = { virtq_desc_addr(q), virtq_avail_addr(q), virtq_used_addr(q) };
 	for (unsigned i = 0; i < 3; i++) {
-		bv_mmio_write32(cm(d, COMMON_Q_DESCLO + 8 * i), (uint32_t)a[i]);
-		bv_mmio_write32(cm(d, COMMON_Q_DESCHI + 8 * i), (uint32_t)(a[i] >> 32));
+		wr(d, CAP_COMMON, COMMON_Q_DESCLO + 8 * i, 4, (uint32_t)a[i]);
+		wr(d, CAP_COMMON, COMMON_Q_DESCHI + 8 * i, 4, (uint32_t)(a[i] >> 32));
 	}
 	if (q->index < VIRTIO_PCI_CACHED_QUEUES)
-		d->t.pci.notify_off[q->index] = bv_mmio_read16(cm(d, COMMON_Q_NOFF));
+		d->t.pci.notify_off[q->index] = rd(d, CAP_COMMON, COMMON_Q_NOFF, 2);
 	virtq_set_notify(q, vp_notify_hook, d);
 	/* Ring memory must be in place before the device may look at it. */
 	bv_io_wmb();
-	bv_mmio_write16(cm(d, COMMON_Q_ENABLE), 1);
+	wr(d, CAP_COMMON, COMMON_Q_ENABLE, 2, 1);
 	return BV_OK;
 }
 
@@ -123,19 +158,19 @@ static void vp_notify(struct virtio_dev *d, unsigned idx)
 	if (idx < VIRTIO_PCI_CACHED_QUEUES) {
 		noff = d->t.pci.notify_off[idx];
 	} else {
-		bv_mmio_write16(cm(d, COMMON_Q_SELECT), (uint16_t)idx);
-		noff = bv_mmio_read16(cm(d, COMMON_Q_NOFF));
+		wr(d, CAP_COMMON, COMMON_Q_SELECT, 2, (uint16_t)idx);
+		noff = rd(d, CAP_COMMON, COMMON_Q_NOFF, 2);
 	}
 	/* The published ring must reach the device before the doorbell does.
 	 * The doorbell value is the queue index (no NOTIFICATION_DATA). */
 	bv_io_wmb();
-	bv_mmio_write16(d->t.pci.notify + (uintptr_t)noff * d->t.pci.notify_mult, (uint16_t)idx);
+	wr(d, CAP_NOTIFY, (uint32_t)noff * d->t.pci.notify_mult, 2, idx);
 }
 
-static uint8_t vp_cfg8(struct virtio_dev *d, unsigned off) { return bv_mmio_read8(d->t.pci.device + off); }
-static uint16_t vp_cfg16(struct virtio_dev *d, unsigned off) { return bv_mmio_read16(d->t.pci.device + off); }
-static uint32_t vp_cfg32(struct virtio_dev *d, unsigned off) { return bv_mmio_read32(d->t.pci.device + off); }
-static uint32_t vp_cfggen(struct virtio_dev *d) { return bv_mmio_read8(cm(d, COMMON_CFGGEN)); }
+static uint8_t vp_cfg8(struct virtio_dev *d, unsigned off) { return (uint8_t)rd(d, CAP_DEVICE, off, 1); }
+static uint16_t vp_cfg16(struct virtio_dev *d, unsigned off) { return (uint16_t)rd(d, CAP_DEVICE, off, 2); }
+static uint32_t vp_cfg32(struct virtio_dev *d, unsigned off) { return rd(d, CAP_DEVICE, off, 4); }
+static uint32_t vp_cfggen(struct virtio_dev *d) { return rd(d, CAP_COMMON, COMMON_CFGGEN, 1); }
 
 static const struct virtio_ops virtio_pci_ops = {
 	.reset = vp_reset, .get_status = vp_get_status, .set_status = vp_set_status,
@@ -179,8 +214,10 @@ static int find_caps(struct virtio_dev *d, const struct virtio_pci_access *a, co
 			/* Only the first cap of each type counts (spec: in order of preference). */
 			if (base && type >= CAP_COMMON && type <= CAP_DEVICE && !(found & (1u << type))) {
 				uint64_t addr = base + off;
-				if (addr > (uint64_t)UINTPTR_MAX)
+				if (addr > (uint64_t)UINTPTR_MAX && !a->bar_read)
 					return BV_EIO;
+				d->t.pci.bar[type] = bar;
+				d->t.pci.bar_off[type] = off;
 				switch (type) {
 				case CAP_COMMON: d->t.pci.common = (uintptr_t)addr; break;
 				case CAP_NOTIFY:

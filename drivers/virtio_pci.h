@@ -18,11 +18,18 @@
 
 /* Config space of one function. width is 1, 2 or 4 and off is naturally
  * aligned to it; values are in CPU order (little-endian config space already
- * converted). ctx is passed back unchanged. */
+ * converted). ctx is passed back unchanged.
+ * bar_read/bar_write are optional: when set, every register access of the
+ * transport (common, notify, ISR and device config) goes through them as
+ * (BAR index, offset in that BAR) instead of bv_mmio_* on a CPU address, for
+ * platforms that reach BARs through their own service (UEFI's
+ * PciIo->Mem.Read/Write); a BAR then need not be addressable by this CPU. */
 struct virtio_pci_access {
 	uint32_t (*read)(void *ctx, unsigned off, unsigned width);
 	void (*write)(void *ctx, unsigned off, unsigned width, uint32_t v);
 	void *ctx;
+	uint32_t (*bar_read)(void *ctx, unsigned bar, uint64_t off, unsigned width);
+	void (*bar_write)(void *ctx, unsigned bar, uint64_t off, unsigned width, uint32_t v);
 };
 
 /* Read the function's identity and virtio capabilities through *cfg, fill

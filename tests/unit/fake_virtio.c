@@ -528,7 +528,7 @@ static void pci_setup(struct fv_dev *d)
 	pci_cap(d, 0x50, 0x68, 2, BAR_NOTIFY, 0x1000);
 	pci_cap(d, 0x68, 0x78, 3, BAR_ISR, 4);
 	pci_cap(d, 0x78, 0, 4, BAR_DEVICE, FV_CFG_BYTES);
-	d->pci = (struct virtio_pci_access){ pci_cfg_read, pci_cfg_write, d };
+	d->pci = (struct virtio_pci_access){ .read = pci_cfg_read, .write = pci_cfg_write, .ctx = d };
 }
 
 /* ================================================================ life cycle */

@@ -175,8 +175,13 @@ test: all-arches host uefi
 conformance: all-arches host
 	$(PYTHON) tests/conformance/run.py
 
-run: all
-	$(PYTHON) tests/run_main.py --arch $(ARCH)
+# PLATFORM=uefi: echo.efi under the UEFI firmware (uefi/uefi.mk) instead.
+PLATFORM ?= kernel
+ifeq ($(filter $(PLATFORM),kernel uefi),)
+$(error PLATFORM=$(PLATFORM) is not supported: use PLATFORM=kernel (-kernel images) or PLATFORM=uefi)
+endif
+run: $(if $(filter uefi,$(PLATFORM)),uefi-$(ARCH) $(HOST_TOOLS),all)
+	$(PYTHON) tests/run_main.py --arch $(ARCH) --platform $(PLATFORM)
 
 clean:
 	rm -rf build

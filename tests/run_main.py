@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
 """`make run`: start the host backend, boot the echo server on one
-architecture, and show a real round trip through the Unix socket."""
+architecture, and show a real round trip through the Unix socket.
+`make run PLATFORM=uefi` (--platform uefi) boots echo.efi under the
+architecture's UEFI firmware instead (tests/uefi.py)."""
 import argparse
 import os
 import sys
@@ -19,7 +21,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--arch", default="x86_64", choices=sorted(DEFAULT_TARGET))
     ap.add_argument("--port", type=int, default=1234)
+    ap.add_argument("--platform", default="kernel", choices=["kernel", "uefi"],
+                    help="kernel: the -kernel image; uefi: echo.efi under OVMF / ArmVirtQemu")
     args = ap.parse_args()
+    if args.platform == "uefi":
+        return run_uefi(args)
     target = DEFAULT_TARGET[args.arch]
     echo = os.path.join(qemu.BUILD, args.arch, "echo.elf")
     if not (os.path.exists(echo) and os.path.exists(BACKEND)):
@@ -53,6 +59,42 @@ def main():
             print(f"run: try it yourself: start build/host/bv-vhost-vsock, boot the guest (see README), then\n"
                   f"     printf 'CONNECT {args.port}\\nhi\\n' | socat - UNIX-CONNECT:<uds-path>")
             return 0 if got == msg else 1
+
+
+def run_uefi(args):
+    import uefi
+    device = {"x86_64": "vhost-user-vsock-pci", "aarch64": "vhost-user-vsock-pci",
+              "arm": "vhost-user-vsock-pci"}[args.arch]
+    tmp = tempfile.mkdtemp(prefix="barevsock-run-uefi-")
+    with Backend(tmp, cid=3) as backend:
+        print(f"run: booting echo.efi under {uefi.FIRMWARE[args.arch]['package']} ({args.arch}) "
+              f"with the host/ back end (cid 3); firmware boots take a while under TCG")
+        t0 = time.monotonic()
+        g = uefi.Guest(args.arch, "echo", backend.qemu_args(device), shared_mem=True)
+        try:
+            g.wait_for("echo: listening on port", timeout=300)
+            s, reply = hybrid_connect(backend.uds, args.port, timeout=30, retry=True)
+            if s is None:
+                print(g.text)
+                raise SystemExit(f"run: guest port {args.port} refused the connection ({reply!r})")
+            msg = b"hello, barevsock under UEFI!\n"
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            print(f"run: sent {msg!r}, guest echoed {got!r}, {time.monotonic() - t0:.1f} s after QEMU started")
+            s.close()
+            time.sleep(0.5)
+            g._pump(0.5)
+            print("---- firmware console ----")
+            print(g.text)
+            print(f"run: try it yourself: README.md, 'barevsock as a UEFI application'")
+            return 0 if got == msg else 1
+        finally:
+            g.kill()
 
 
 if __name__ == "__main__":

@@ -44,11 +44,23 @@ def firmware(arch):
     return fw
 
 
+def startup_nsh(shell):
+    """The shell script that runs each (app, options) from the ESP in turn.
+    The ESP has no \\EFI\\BOOT\\BOOTX64.EFI, so OVMF's boot manager falls
+    through to its built-in shell, which runs startup.nsh (after a 5 s
+    countdown)."""
+    lines = ["fs0:"] + [f"\\{app}.efi {opts}".rstrip() for app, opts in shell]
+    return "\r\n".join(lines) + "\r\n"
+
+
 class Run:
     """The files one firmware boot needs (variable store copy, ESP), in a
     temporary directory removed by close()."""
 
-    def __init__(self, arch, efi, mem_mb=128, shared_mem=False, append=None, extra=()):
+    def __init__(self, arch, efi, mem_mb=128, shared_mem=False, append=None, extra=(), shell=None):
+        """shell: instead of one app, [(app, options), ...] run in turn by the
+        firmware's UEFI shell from startup.nsh (OVMF only); options are the
+        app's load options, e.g. "exit=firmware" to come back for the next."""
         fw = firmware(arch)
         self.arch = arch
         self.target = fw["target"]
@@ -59,7 +71,17 @@ class Run:
         cmd = qemu.machine_args(self.target, mem_mb=mem_mb, shared_mem=shared_mem)
         cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={fw['code']}",
                 "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
-        if fw["boot"] == "esp":
+        if shell:
+            if fw["boot"] != "esp":
+                raise ValueError("shell= is for OVMF, which boots the ESP")
+            esp = os.path.join(self.dir, "esp")
+            os.makedirs(esp)
+            for app, _ in shell:
+                shutil.copy(efi_path(arch, app), os.path.join(esp, app + ".efi"))
+            with open(os.path.join(esp, "startup.nsh"), "w") as f:
+                f.write(startup_nsh(shell))
+            cmd += ["-drive", f"file=fat:rw:{esp},format=raw,media=disk"]
+        elif fw["boot"] == "esp":
             if append:
                 raise ValueError("load options need -kernel (Arm) here; OVMF boots the ESP's default path")
             boot = os.path.join(self.dir, "esp", "EFI", "BOOT")
@@ -79,9 +101,10 @@ class Run:
 class Guest(qemu.Guest):
     """A qemu.Guest booted through the firmware; kill() also removes the run's files."""
 
-    def __init__(self, arch, app, extra=(), log_path=None, mem_mb=128, shared_mem=False, append=None):
-        self.run = Run(arch, efi_path(arch, app), mem_mb=mem_mb, shared_mem=shared_mem,
-                       append=append, extra=extra)
+    def __init__(self, arch, app, extra=(), log_path=None, mem_mb=128, shared_mem=False, append=None,
+                 shell=None):
+        self.run = Run(arch, efi_path(arch, app) if app else None, mem_mb=mem_mb, shared_mem=shared_mem,
+                       append=append, extra=extra, shell=shell)
         super().__init__(self.run.target, None, log_path=log_path, cmd=self.run.cmd)
 
     def kill(self):

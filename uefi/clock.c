@@ -9,7 +9,7 @@
  * time (GetTime), device interrupts (we poll). */
 #include <stdint.h>
 #include <stdio.h>
-#include "bv/arch.h"
+#include "bv/port.h"
 #include "uefi/uefi.h"
 
 #define CLOCK_CAL_US       20000u   /* calibration span (x86) */
@@ -100,7 +100,3 @@ void bv_port_idle(uint64_t deadline_us)
 	if (uefi_bs->set_timer(idle_timer, EFI_TIMER_RELATIVE, wait * 10) == EFI_SUCCESS)
 		uefi_bs->wait_for_event(1, &idle_timer, &idx);
 }
-
-/* The names the -kernel images' apps use until every caller moves to bv/port.h. */
-uint64_t arch_now_us(void) { return bv_port_now_us(); }
-void arch_relax(void) { bv_port_relax(); }

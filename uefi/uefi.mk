@@ -8,7 +8,7 @@
 #   make run PLATFORM=uefi ARCH=..  boot the echo server under the firmware
 
 UEFI_ARCHES := x86_64 aarch64 arm
-UEFI_APPS := hello panic
+UEFI_APPS := hello panic echo client rng
 UEFI_CC := clang
 UEFI_LD := lld-link
 UEFI_TARGET_x86_64 := x86_64-unknown-windows
@@ -29,11 +29,13 @@ UEFI_CFLAGS := -std=gnu11 -O2 $(WARN) -ffreestanding -fshort-wchar -fno-stack-pr
 UEFI_LDFLAGS := -nostdlib -fuse-ld=lld-link -Wl,-entry:efi_main -Wl,-subsystem:efi_application \
 	-Wl,-opt:ref -Wl,-nodefaultlib
 
-# The platform, then the library (everything but the -kernel images' own
-# discovery and boot code, which the platform replaces).
-UEFI_PLAT_SRCS := uefi/entry.c uefi/image.c uefi/console.c uefi/clock.c uefi/libc.c \
-	libc-glue/x86_64/printf.c arch/common/panic.c arch/common/strerror.c
-UEFI_LIB_SRCS := vsock/vsock_engine.c
+# The platform (its port, discovery through the firmware's protocols, a small
+# libc, the device-tree reader for ArmVirtQemu's table), then the library as
+# Filelists.mk lists it. Not the -kernel images' arch/ or discover/ scan.
+UEFI_PLAT_SRCS := uefi/entry.c uefi/image.c uefi/console.c uefi/clock.c uefi/dma.c \
+	uefi/pci.c uefi/mmio.c uefi/discover.c uefi/libc.c \
+	libc-glue/x86_64/printf.c arch/common/panic.c discover/fdt.c
+UEFI_LIB_SRCS := $(BAREVSOCK_LIB_FILES)
 
 uefi: $(addprefix uefi-,$(UEFI_ARCHES))
 
@@ -45,12 +47,14 @@ uefi-$(1): $$(patsubst %,$$(UB_$(1))/%.efi,$$(UEFI_APPS))
 
 $$(UB_$(1))/%.c.o: %.c uefi/uefi.mk
 	@mkdir -p $$(dir $$@)
-	$$(UEFI_CC) --target=$$(UEFI_TARGET_$(1)) $$(UEFI_CPU_$(1)) $$(UEFI_CFLAGS) -Iarch/$(1)/include \
+	$$(msg) CC $$@
+	$$(Q)$$(UEFI_CC) --target=$$(UEFI_TARGET_$(1)) $$(UEFI_CPU_$(1)) $$(UEFI_CFLAGS) -Iarch/$(1)/include \
 		$$(if $$(filter uefi/libc.c,$$*.c),-fno-builtin) -MMD -MP -c $$< -o $$@
 
 $$(UB_$(1))/libbv-uefi.lib: $$(UEFI_OBJS_$(1))
 	@rm -f $$@
-	$$(UEFI_LD) /lib /out:$$@ $$^
+	$$(msg) AR $$@
+	$$(Q)$$(UEFI_LD) /lib /out:$$@ $$^
 
 $$(foreach app,$$(UEFI_APPS),$$(eval $$(call UEFI_APP_RULE,$(1),$$(app))))
 endef
@@ -59,8 +63,9 @@ endef
 define UEFI_APP_RULE
 $$(UB_$(1))/$(2).efi: $$(patsubst %,$$(UB_$(1))/%.o,$$(wildcard apps/$(2)/*.c)) $$(UB_$(1))/libbv-uefi.lib \
 		uefi/uefi.mk uefi/pe_fixup.py
-	$$(UEFI_CC) --target=$$(UEFI_TARGET_$(1)) $$(UEFI_LDFLAGS) -o $$@.tmp $$(filter %.o %.lib,$$^)
-	$$(PYTHON) uefi/pe_fixup.py $$@.tmp
+	$$(msg) LD $$@
+	$$(Q)$$(UEFI_CC) --target=$$(UEFI_TARGET_$(1)) $$(UEFI_LDFLAGS) -o $$@.tmp $$(filter %.o %.lib,$$^)
+	$$(Q)$$(PYTHON) uefi/pe_fixup.py $$@.tmp
 	@mv $$@.tmp $$@
 endef
 

@@ -8,7 +8,7 @@
 #   make run PLATFORM=uefi ARCH=..  boot the echo server under the firmware
 
 UEFI_ARCHES := x86_64 aarch64 arm
-UEFI_APPS := hello panic echo client rng
+UEFI_APPS := hello panic echo client fetch rng
 UEFI_CC := clang
 UEFI_LD := lld-link
 UEFI_TARGET_x86_64 := x86_64-unknown-windows

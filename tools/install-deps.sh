@@ -12,7 +12,7 @@ PKGS=(
 	python3 python3-pytest
 	socat                         # host-side clients in tests
 	linux-image-amd64 busybox-static kmod cpio xz-utils   # Linux guest and kernel lane
-	clang lld libclang-rt-14-dev  # fuzzing (libFuzzer + sanitizers)
+	clang lld libclang-rt-14-dev  # fuzzing (libFuzzer + sanitizers); clang and lld-link also build the .efi apps
 	python3-matplotlib            # bench chart
 	ovmf qemu-efi-aarch64 qemu-efi-arm   # UEFI firmware for the .efi builds
 	tshark                        # decoding our packet captures in tests

@@ -4,8 +4,8 @@
  * once against the firmware's Stall() (OVMF times Stall with the ACPI PM
  * timer), since the firmware owns the PIT and the local APIC timer.
  * bv_port_idle is a bounded wait on a firmware timer event: the firmware
- * halts the CPU until its next timer tick (OVMF and ArmVirtQemu tick every
- * 10 ms), so waits shorter than that spin instead. Non-goals: wall-clock
+ * halts the CPU until its next timer tick (EDK2's timer drivers tick every
+ * 10 ms by default), so waits shorter than that spin instead. Non-goals: wall-clock
  * time (GetTime), device interrupts (we poll). */
 #include <stdint.h>
 #include <stdio.h>

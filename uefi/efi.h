@@ -310,9 +310,6 @@ enum efi_pci_io_attribute_op {
 #define EFI_PCI_IO_ATTRIBUTE_BUS_MASTER         0x0400ull
 #define EFI_PCI_IO_ATTRIBUTE_DUAL_ADDRESS_CYCLE 0x8000ull
 
-/* "Fixed" BAR index for config-space-relative access is not used: BARs are 0-5. */
-#define EFI_PCI_IO_PASS_THROUGH_BAR 0xff
-
 struct efi_pci_io;
 struct efi_pci_io_access {
 	efi_status (EFIAPI *read)(struct efi_pci_io *self, enum efi_pci_io_width width,

@@ -26,8 +26,9 @@ UEFI_CPU_arm := -mcpu=cortex-a15 -mfpu=none
 UEFI_CFLAGS := -std=gnu11 -O2 $(WARN) -ffreestanding -fshort-wchar -fno-stack-protector \
 	-mno-stack-arg-probe -fno-builtin-printf -ffunction-sections -fdata-sections \
 	-Iinclude -I. -Ilibc-glue/x86_64/include
+# -Brepro: no link timestamp, so the same sources give the same .efi bytes.
 UEFI_LDFLAGS := -nostdlib -fuse-ld=lld-link -Wl,-entry:efi_main -Wl,-subsystem:efi_application \
-	-Wl,-opt:ref -Wl,-nodefaultlib
+	-Wl,-opt:ref -Wl,-nodefaultlib -Wl,-Brepro
 
 # The platform (its port, discovery through the firmware's protocols, a small
 # libc, the device-tree reader for ArmVirtQemu's table), then the library as

@@ -19,7 +19,6 @@ struct efi_boot_services *uefi_bs;
 const struct efi_guid uefi_guid_loaded_image = EFI_LOADED_IMAGE_PROTOCOL_GUID;
 const struct efi_guid uefi_guid_device_path = EFI_DEVICE_PATH_PROTOCOL_GUID;
 const struct efi_guid uefi_guid_pci_io = EFI_PCI_IO_PROTOCOL_GUID;
-const struct efi_guid uefi_guid_pci_root_bridge_io = EFI_PCI_ROOT_BRIDGE_IO_PROTOCOL_GUID;
 const struct efi_guid uefi_guid_dtb = EFI_DTB_TABLE_GUID;
 const struct efi_guid uefi_guid_acpi20 =
 	{ 0x8868e871, 0xe4f1, 0x11d3, { 0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88, 0x81 } };

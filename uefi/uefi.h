@@ -17,7 +17,7 @@ extern struct efi_system_table *uefi_st;
 extern struct efi_boot_services *uefi_bs;
 
 extern const struct efi_guid uefi_guid_loaded_image, uefi_guid_device_path, uefi_guid_pci_io,
-	uefi_guid_pci_root_bridge_io, uefi_guid_dtb, uefi_guid_acpi20, uefi_guid_ovmf_virtio,
+	uefi_guid_dtb, uefi_guid_acpi20, uefi_guid_ovmf_virtio,
 	uefi_guid_ovmf_virtio_mmio;
 
 int uefi_guid_eq(const struct efi_guid *a, const struct efi_guid *b);

@@ -404,6 +404,39 @@ def src_cid_odd(ctx):
     ctx.step("h3>1238: REQUEST src_cid=5", [c.hdr(R.OP_REQUEST)])
 
 
+@scenario("Replies backing up: the host stops taking the guest's TX ring and puts 300 REQUESTs to a closed "
+          "port (each owed an RST) as far as the guest takes RX, then takes TX again and puts the rest: is "
+          "any reply lost? (How far RX goes while held is each guest's buffer policy, not compared.)")
+def replies_back_up(ctx):
+    import re
+    n = 300
+    flows = [ctx.flow(CLOSED, k) for k in range(1, n + 1)]
+    ctx.rh.tx_hold(True)
+    m = ctx.rh.mark()
+    taken = n
+    try:
+        try:
+            ctx.rh.put([f.hdr(R.OP_REQUEST) for f in flows])
+        except R.RawHostError as e:
+            got = re.search(r"delivered (\d+) of", str(e))
+            if not got:
+                raise
+            taken = int(got.group(1))
+        ctx.rh.settle(quiet=0.5, limit=2, since=m)
+        held = [p for p in ctx.rh.since(m) if p.ok]
+    finally:
+        ctx.rh.tx_hold(False)
+    _fact(ctx, f"TX held; h1..h{n}>4999: REQUEST each, as far as RX takes them",
+          "-" if not held else f"{len(held)} packets came out of a held TX ring")
+    if flows[taken:]:
+        ctx.rh.put([f.hdr(R.OP_REQUEST) for f in flows[taken:]])
+    ctx.rh.settle(quiet=1.0, limit=30, since=m)
+    got = {p.dst_port for p in ctx.rh.since(m) if p.ok and p.op == R.OP_RST}
+    miss = {f.hport for f in flows} - got
+    _fact(ctx, "TX taken again; the REQUESTs RX had not taken, put again",
+          f"RST to every one of the {n}" if not miss else f"{len(miss)} of {n} never answered")
+
+
 # ------------------------------------------------------------- pool and backlog ---
 
 @scenario("Backlog: 12 REQUESTs to a listener whose application never accepts, then one to another "

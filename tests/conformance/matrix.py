@@ -45,6 +45,17 @@ def render(linux, bv, verdicts):
            "step did not, and timing below 1.5 s. Captures: `build/conformance/<guest>/NN-<scenario>.pcap` "
            "(tshark -r).",
            "",
+           "Feature sets: the back end offers each of {}, {SEQPACKET}, {STREAM, NO_IMPLIED_STREAM} and "
+           "{SEQPACKET, NO_IMPLIED_STREAM} (`bv-vhost-vsock --features`), but QEMU 7.2's "
+           "`vhost-user-vsock` builds the guest's offer itself and passes on only SEQPACKET of the vsock "
+           "bits, so a guest behind it can only ever see {} or {SEQPACKET}; the feature-set rows say what "
+           "the guest accepted. STREAM and NO_IMPLIED_STREAM handling in barevsock is covered by its unit "
+           "tests (a fake device), not here.",
+           "",
+           "TRANSPORT_RESET and CID changes: QEMU owns the event queue; the raw host writes the event into "
+           "the guest's posted event buffer itself and changes the CID through GET_CONFIG and "
+           "CONFIG_CHANGE_MSG (host/README.md, \"The raw-packet host\").",
+           "",
            "| # | scenario | host did | Linux emitted | barevsock emitted | verdict |",
            "|---|---|---|---|---|---|"]
     for sc in catalogue.SCENARIOS:

@@ -114,7 +114,8 @@ def main():
                 for s in catalogue.SCENARIOS}
     for name, v in verdicts.items():
         if v["kind"] != "same":
-            print(f"  {name}: {v['kind']}: {v['why']}")
+            why = v["why"] if len(v["why"]) < 100 else v["why"][:97] + "..."
+            print(f"  {name}: {v['kind']}: {why}")
     if not a.no_write and bv is not None:
         doc = matrix.render(linux, bv, verdicts)
         path = os.path.join(qemu.ROOT, "docs", "conformance.md")

@@ -40,7 +40,7 @@ def _run(transport, group):
             _runs[key] = harness.run_scenarios(g, scs, expected=linux)
         finally:
             g.stop()
-            log = g.rh.stderr()
+            log = g.final_log
             for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
                 assert bad not in log, f"raw host: {bad}\n{log[-3000:]}"
     return _runs[key]

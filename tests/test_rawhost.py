@@ -8,6 +8,7 @@ queue QEMU owns, and the per-scenario capture read back by tshark. Also the
 command-line checks of --raw. The conformance catalogue is in
 tests/test_conformance.py."""
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -41,6 +42,7 @@ def env():
         assert rc == 0, log
         for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             assert bad not in log, log
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_raw_needs_no_uds_and_refuses_both(tmp_path):

@@ -8,6 +8,7 @@ build/conformance/<guest>/<NN>-<scenario>.pcap.
 Non-goals: judging results (test_conformance.py, run.py), scheduling across
 machines, retrying a failed scenario."""
 import os
+import shutil
 import tempfile
 import time
 
@@ -64,6 +65,9 @@ class Guest:
 
     def stop(self):
         self.rh.stop()
+        self.final_log = self.rh.stderr()   # the raw host's whole log, sanitizer reports included
+        if not os.environ.get("BV_CONF_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def describe(self):
         return self.rh.stderr()[-2000:]
@@ -77,14 +81,20 @@ class Barevsock(Guest):
         self.name = f"barevsock-{case[0]}"
         super().__init__(features)
         tid, target, device, extra = case
-        self.vm = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), "hold"),
-                             self.rh.qemu_args(device) + list(extra) + self.qmp_args, shared_mem=True,
-                             log_path=os.path.join(OUT, self.name, "console.log"))
-        self.vm.wait_for("hold: ready", timeout=120)
-        self.up()
+        self.vm = None
+        try:
+            self.vm = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), "hold"),
+                                 self.rh.qemu_args(device) + list(extra) + self.qmp_args, shared_mem=True,
+                                 log_path=os.path.join(OUT, self.name, "console.log"))
+            self.vm.wait_for("hold: ready", timeout=120)
+            self.up()
+        except BaseException:
+            self.stop()   # a guest that never came up must not leave QEMU or the raw host behind
+            raise
 
     def stop(self):
-        self.vm.kill()
+        if self.vm is not None:
+            self.vm.kill()
         super().stop()
 
     def describe(self):
@@ -103,12 +113,17 @@ class Linux(Guest):
         self.vm = linuxvm.LinuxVM(script, extra_qemu_args=self.rh.qemu_args("vhost-user-vsock-pci") + self.qmp_args,
                                   shared_mem=True, modules=["vmw_vsock_virtio_transport"], mem_mb=512,
                                   name="conformance", boot_timeout=240)
-        self.vm.start()
-        self.vm.wait_for_file("ready", timeout=240)
-        with open(self.vm.path("ready")) as f:
-            self.cid = int(f.read().split()[0])
-        self.kernel = linuxvm.kernel_version()
-        self.up()
+        try:
+            self.vm.start()
+            self.vm.wait_for_file("ready", timeout=240)
+            with open(self.vm.path("ready")) as f:
+                self.cid = int(f.read().split()[0])
+            self.kernel = linuxvm.kernel_version()
+            self.up()
+        except BaseException:
+            self.vm.keep_workdir = True
+            self.stop()
+            raise
 
     def stop(self):
         self.vm.kill()

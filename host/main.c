@@ -56,6 +56,8 @@ static const char usage[] =
 	"                         default 262144, which keeps every frame whole)\n"
 	"  --stall-log-ms MS      log a connection whose data waited on zero credit this\n"
 	"                         long, once per stall (default 5000; 0 = never)\n"
+	"  --no-event-idx         do not offer VIRTIO_RING_F_EVENT_IDX (then a call per pump\n"
+	"                         unless the guest set NO_INTERRUPT, a kick per batch)\n"
 	"  --raw CTLSOCK          no bridge: a test client on the Unix socket CTLSOCK plays the\n"
 	"                         host packet by packet (tests/rawhost.py; protocol in host/raw.h)\n"
 	"  -v, --verbose          log connection events\n"
@@ -95,6 +97,7 @@ struct cfg {
 	unsigned pcap_snaplen;
 	unsigned stall_log_ms;
 	int verbose;
+	int no_event_idx;
 };
 
 static const char features_help[] =
@@ -209,6 +212,10 @@ static void parse_args(struct cfg *c, int argc, char **argv)
 		}
 		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			c->verbose++;
+			continue;
+		}
+		if (!strcmp(a, "--no-event-idx")) {
+			c->no_event_idx = 1;
 			continue;
 		}
 		if (strncmp(a, "--", 2))
@@ -328,6 +335,7 @@ int main(int argc, char **argv)
 	const bool rawmode = cfg.raw_path != NULL;
 	vhu_dev_init(&dev, cfg.cid, cfg.queue_size);
 	dev.vsock_features = cfg.features;
+	dev.no_event_idx = cfg.no_event_idx;
 	char err[256];
 	struct bvh_opts o = { .guest_cid = cfg.cid, .uds_path = cfg.uds_path, .buf_alloc = cfg.buf,
 			      .connect_timeout_ms = cfg.connect_timeout, .close_timeout_ms = 8000,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Ring handling of the host back end. A TX chain is checked (shape, hdr.len)
  * before its packet reaches the connection engine, and always goes back to the
- * used ring; an RX buffer too small for a header goes back empty. The guest is
- * signalled once per pump, unless it asked not to be. Non-goals: EVENT_IDX,
- * indirect descriptors, the event queue. */
+ * used ring; an RX buffer too small for a header goes back empty. Used
+ * entries are published once per pump (one used->idx store), and the guest
+ * is signalled at most once per queue and pump, only if it asked to be
+ * (NO_INTERRUPT clear, or with EVENT_IDX its used_event reached).
+ * Non-goals: indirect descriptors, the event queue. */
 #include "host/ring.h"
 
 #include <sys/eventfd.h>
@@ -51,7 +53,7 @@ static void tx_process(struct bvh_engine *e)
 				bvh_conn_packet(e, &h, e->scratch);
 			}
 		}
-		vr_push(q, head, 0);
+		vr_push_deferred(q, head, 0);
 	}
 }
 
@@ -72,7 +74,7 @@ static int rx_pop(struct bvh_engine *e, struct vr_queue *q)
 			bvh_bad(e, BVH_BAD_SHORT, "RX buffer");
 		else
 			bvh_bad(e, BVH_BAD_CHAIN, vr_strstatus(r));
-		vr_push(q, e->chain.head, 0);
+		vr_push_deferred(q, e->chain.head, 0);
 	}
 }
 
@@ -84,7 +86,7 @@ static void rx_put(struct bvh_engine *e, struct vr_queue *q, const struct vsock_
 		vr_chain_write(&e->chain, VSOCK_HDR_SIZE, payload, h->len);
 	if (e->pcap)
 		bvpcap_packet(e->pcap, h, payload, h->len);
-	vr_push(q, e->chain.head, VSOCK_HDR_SIZE + h->len);
+	vr_push_deferred(q, e->chain.head, VSOCK_HDR_SIZE + h->len);
 	e->st.rx_pkts++;
 }
 
@@ -124,11 +126,19 @@ static void rx_fill(struct bvh_engine *e)
 	}
 }
 
+/* Publish the queue's used entries of this pump with one index store, then
+ * call the guest if it wants to hear of them. */
 static void notify(struct bvh_engine *e, int i)
 {
 	struct vhu_vq *v = &e->dev->vq[i];
-	if (v->ready && vr_should_notify(&v->q) && v->call_fd >= 0)
+	if (!v->ready)
+		return;
+	if (v->q.pushed)
+		vr_publish(&v->q);
+	if (vr_should_notify(&v->q) && v->call_fd >= 0) {
 		eventfd_write(v->call_fd, 1);
+		e->st.calls++;
+	}
 }
 
 void bvh_pump(struct bvh_engine *e)

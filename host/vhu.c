@@ -19,7 +19,8 @@
 
 uint64_t vhu_offered_features(const struct vhu_dev *d)
 {
-	return (1ull << VHU_F_VERSION_1) | (1ull << VHU_F_PROTOCOL_FEATURES) | d->vsock_features;
+	return (1ull << VHU_F_VERSION_1) | (1ull << VHU_F_PROTOCOL_FEATURES) | d->vsock_features |
+	       (d->no_event_idx ? 0 : 1ull << VRING_F_EVENT_IDX);
 }
 
 uint64_t vhu_offered_protocol_features(const struct vhu_dev *d)
@@ -108,6 +109,7 @@ static void vq_prepare(struct vhu_dev *d, int i)
 		return;
 	}
 	void *desc = vr_uva(&d->mem, v->addr.desc, 16ull * v->num);
+	/* with room for used_event / avail_event after the rings */
 	void *avail = vr_uva(&d->mem, v->addr.avail, 6ull + 2ull * v->num);
 	void *used = vr_uva(&d->mem, v->addr.used, 6ull + 8ull * v->num);
 	if (!desc || !avail || !used || (v->addr.desc & 15) || (v->addr.avail & 1) || (v->addr.used & 3)) {
@@ -126,6 +128,7 @@ static void vq_prepare(struct vhu_dev *d, int i)
 		vr_init(&v->q, (uint16_t)v->num, desc, avail, used, v->base);
 		v->ready = true;
 	}
+	v->q.event_idx = (d->features >> VRING_F_EVENT_IDX) & 1;
 	d->rings_changed = true;
 }
 

@@ -102,6 +102,7 @@ struct vhu_dev {
 	uint64_t guest_cid;
 	uint32_t max_queue_size;
 	uint64_t vsock_features;  /* device-specific bits we offer (0..VHU_VSOCK_FEATURE_MAX_BIT) */
+	bool no_event_idx;        /* do not offer VIRTIO_RING_F_EVENT_IDX (--no-event-idx) */
 	uint64_t features, protocol_features;
 	bool offer_backend_req;   /* offer VHU_PF_BACKEND_REQ (the raw-packet host changes the CID) */
 	int backend_fd;           /* the back-end channel, -1 if none */

@@ -50,8 +50,15 @@ void vr_init(struct vr_queue *q, uint16_t num, void *desc, void *avail, void *us
 	q->used = used;
 	q->last_avail = base;
 	q->used_idx = used ? ((volatile struct vr_used *)used)->idx : 0;
+	q->signalled_used = q->used_idx;
 	/* A restarted ring continues from base: the used index the guest saw is
 	 * what it expects us to continue from, so take ours from the ring. */
+}
+
+/* avail_event: the u16 right after the used ring's entries. */
+static volatile uint16_t *vr_avail_event(struct vr_queue *q)
+{
+	return (volatile uint16_t *)((volatile uint8_t *)q->used + 4 + 8u * q->num);
 }
 
 int vr_pop(struct vr_queue *q, const struct vr_mem *m, bool want_write, uint32_t max_total,
@@ -60,6 +67,13 @@ int vr_pop(struct vr_queue *q, const struct vr_mem *m, bool want_write, uint32_t
 	if (!q->num || q->broken)
 		return VR_EBROKEN;
 	uint16_t avail_idx = q->avail->idx;
+	if (avail_idx == q->last_avail && q->event_idx) {
+		/* Ask for a kick at the next entry, then look again: the driver
+		 * may have published one before it could see our request. */
+		*vr_avail_event(q) = q->last_avail;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail_idx = q->avail->idx;
+	}
 	if (avail_idx == q->last_avail)
 		return VR_EMPTY;
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num) {
@@ -144,9 +158,15 @@ bool vr_should_notify(struct vr_queue *q)
 		return false;
 	q->pushed = 0;
 	/* Pair with the driver's publish-then-check: our used->idx store must be
-	 * visible before we read its flags. */
+	 * visible before we read its flags (or used_event). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return !(q->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!q->event_idx)
+		return !(q->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+	/* Spec 2.7.10: call only if used_event lies in (old, new]. */
+	uint16_t old = q->signalled_used, now = q->used_idx;
+	uint16_t event = q->avail->ring[q->num];   /* used_event, right after the ring */
+	q->signalled_used = now;
+	return (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
 /* Copy between a flat buffer and the chain's bytes [off, off+len), walking

@@ -16,6 +16,7 @@
 #define VRING_DESC_F_WRITE    2
 #define VRING_DESC_F_INDIRECT 4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_F_EVENT_IDX 29          /* feature bit: used_event / avail_event */
 
 struct vr_desc { uint64_t addr; uint32_t len; uint16_t flags; uint16_t next; } __attribute__((packed));
 struct vr_avail { uint16_t flags; uint16_t idx; uint16_t ring[]; } __attribute__((packed));
@@ -47,6 +48,8 @@ struct vr_queue {
 	uint16_t used_idx;            /* our copy of used->idx */
 	bool broken;                  /* the guest corrupted the ring; stop serving it */
 	unsigned pushed;              /* used entries since the last notify check */
+	bool event_idx;               /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	uint16_t signalled_used;      /* used->idx at our last call (EVENT_IDX) */
 };
 
 struct vr_iov { uint8_t *p; uint32_t len; };
@@ -81,6 +84,8 @@ void vr_init(struct vr_queue *q, uint16_t num, void *desc, void *avail, void *us
  * length (0 = no bound). */
 int vr_pop(struct vr_queue *q, const struct vr_mem *m, bool want_write, uint32_t max_total,
 	   struct vr_chain *c);
+/* With EVENT_IDX: after the queue ran dry, tell the driver to kick at the
+ * next entry (avail_event = last_avail); vr_pop does it itself. */
 /* Give back the chain popped last (we had nothing to put in it). */
 void vr_unpop(struct vr_queue *q);
 void vr_push(struct vr_queue *q, uint16_t head, uint32_t len);

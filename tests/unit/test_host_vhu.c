@@ -58,13 +58,17 @@ static void test_features_and_config(void)
 	CHECK_EQ(d.vsock_features, VHU_DEFAULT_VSOCK_FEATURES);
 	d.vsock_features = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_NO_IMPLIED_STREAM);
 	CHECK_EQ(send_msg(VHU_GET_FEATURES, 0, 0, NULL, 0), 1);
-	CHECK_EQ(rep.u.u64, (1ull << 32) | (1ull << 30) | 1ull | 4ull);
+	CHECK_EQ(rep.u.u64, (1ull << 32) | (1ull << 30) | (1ull << VRING_F_EVENT_IDX) | 1ull | 4ull);
 	CHECK_EQ(msg_u64(VHU_SET_FEATURES, (1ull << 32) | (1ull << VSOCK_F_SEQPACKET), NULL, 0), -1);
 	CHECK_EQ(msg_u64(VHU_SET_FEATURES, (1ull << 32) | 1ull | 4ull, NULL, 0), 0);
 	CHECK_EQ(d.features, (1ull << 32) | 1ull | 4ull);
 	d.vsock_features = 0;
 	CHECK_EQ(send_msg(VHU_GET_FEATURES, 0, 0, NULL, 0), 1);
+	CHECK_EQ(rep.u.u64, (1ull << 32) | (1ull << 30) | (1ull << VRING_F_EVENT_IDX));
+	d.no_event_idx = true;   /* --no-event-idx */
+	CHECK_EQ(send_msg(VHU_GET_FEATURES, 0, 0, NULL, 0), 1);
 	CHECK_EQ(rep.u.u64, (1ull << 32) | (1ull << 30));
+	d.no_event_idx = false;
 	CHECK_EQ(msg_u64(VHU_RESET_DEVICE, 0, NULL, 0), 0);
 	CHECK_EQ(d.vsock_features, 0);   /* the offer is configuration: a reset keeps it */
 	d.vsock_features = VHU_DEFAULT_VSOCK_FEATURES;

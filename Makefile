@@ -77,7 +77,8 @@ APPS := $(notdir $(patsubst %/,%,$(dir $(wildcard apps/*/*.c))))
 APPS := $(sort $(APPS))
 ELFS := $(patsubst %,$(BUILD)/%.elf,$(APPS))
 
-.PHONY: all all-arches host test run clean unit fuzz bench print-unit-tests lib install examples lib-all-arches
+.PHONY: all all-arches host test run clean unit fuzz bench print-unit-tests lib install examples lib-all-arches \
+	small-arches
 all: $(ELFS) $(LIBBV)
 lib: $(LIBBV)
 
@@ -145,6 +146,14 @@ examples:
 		$(MAKE) --no-print-directory -C examples/embed BAREVSOCK=$(CURDIR)/build/$$a/install \
 			O=$(CURDIR)/build/$$a/example || exit 1; done
 
+# The small profile (the embed example's sizes: 4 connections, 16 KiB
+# windows, 4 KiB packets) as -kernel images, in build/<arch>-small/: tests/
+# and bench/ run the echo server with it too.
+small-arches:
+	@for a in $(ARCHES); do \
+		$(MAKE) --no-print-directory ARCH=$$a BV_CONFIG=$(EXAMPLE_CONFIG) BUILDDIR=build/$$a-small all \
+			|| exit 1; done
+
 lib-all-arches:
 	@for a in $(ARCHES); do $(MAKE) --no-print-directory ARCH=$$a lib || exit 1; done
 
@@ -165,7 +174,7 @@ host: $(HOST_TOOLS) $(UNIT_TESTS)
 
 # ---- tests ----
 PYTEST_ARGS ?=
-test: all-arches host uefi
+test: all-arches small-arches host uefi
 	$(PYTHON) -m pytest -v -rs $(PYTEST_ARGS) tests/
 
 # Issue 11: the conformance catalogue against a Linux guest and barevsock;

@@ -15,7 +15,7 @@ docs/states.svg: docs/states.dot
 	mv $@.tmp $@
 
 docs-capture:
-	$(MAKE) --no-print-directory ARCH=x86_64 all
+	$(MAKE) --no-print-directory ARCH=x86_64 BV_CONFIG=$(EXAMPLE_CONFIG) BUILDDIR=build/x86_64-small all
 	$(MAKE) --no-print-directory host
 	$(PYTHON) tests/echosession.py docs/walkthrough.pcap --walkthrough
 	$(MAKE) --no-print-directory docs

@@ -13,11 +13,13 @@ FUZZ_BUILD := build/fuzz
 
 FUZZ_SRCS_virtq := drivers/virtq.c arch/host/port.c
 FUZZ_SRCS_fdt := discover/fdt.c
-FUZZ_SRCS_vsock_engine := vsock/vsock_engine.c
+FUZZ_SRCS_vsock_engine := vsock/vsock_engine.c vsock/vsock_socket.c
 FUZZ_SRCS_host_vhu := host/vhu.c host/vring.c
 FUZZ_SRCS_host_vring := host/vring.c
+FUZZ_SRCS_vsock_dev := tests/unit/fake_virtio.c $(BAREVSOCK_LIB_FILES) arch/host/port.c
+FUZZ_DEFS_vsock_dev := -DBV_VSOCK_TEST_HOOKS
 
-FUZZ_TARGETS := virtq fdt vsock_engine host_vhu host_vring
+FUZZ_TARGETS := virtq fdt vsock_engine host_vhu host_vring vsock_dev
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 .PHONY: fuzz fuzz-build print-fuzz-targets
@@ -26,7 +28,7 @@ fuzz-build: $(FUZZ_BINS)
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(msg) FUZZCC $@
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS_$*) -o $@ $< $(FUZZ_SRCS_$*)
 
 fuzz: SHELL := /bin/bash
 fuzz: fuzz-build

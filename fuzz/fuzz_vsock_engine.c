@@ -21,13 +21,15 @@
  *     closed or bogus handles return BV_EBADF, and the bytes of an accepted
  *     connection leave in exactly the order the app wrote them.
  *
- * Input: byte 0 bit 0 clear = the device offers SEQPACKET. Then actions,
- * one selector byte each (value % 32), followed by their own bytes:
+ * Input: byte 0, bits 0-2 = the type feature bits the device offers. Then
+ * actions, one selector byte each (value % 32), followed by their own bytes:
  *   0-11 packet   13 bytes + payload (see act_packet)
  *   12-13 listen  port(1) type(1)            14-15 connect  cid(1) port(1) type(1)
- *   16-17 accept  handle(1)                  18-20 send     handle(1) len(2)
- *   21-22 recv    handle(1) len(2)           23 shutdown    handle(1) how(1)
- *   24 close      handle(1)                  25-28 drain    count(1) cap(1)
+ *   16-17 accept  handle(1)
+ *   18-20 send    handle(1) len(2) [zero-copy: reserve/commit when len bit 15]
+ *   21-22 recv    handle(1) len(2) [zero-copy: borrow/release when len bit 15]
+ *   23 shutdown   handle(1) how(1)           24 close       handle(1)
+ *   25-28 drain   count(1) mode(1) [hold packets, or complete held ones]
  *   29-30 tick    step(1) [+2 for a raw step]  31 misc      what(1) [+...]
  *
  * Build and run: make fuzz-build; build/fuzz/fuzz_vsock_engine fuzz/corpus/fuzz_vsock_engine
@@ -55,6 +57,61 @@
 #define NCONN BV_VSOCK_MAX_CONNS
 
 static uint8_t pat(uint32_t seed, uint64_t off) { return (uint8_t)(off * 131u + seed * 7u + (off >> 9)); }
+
+/* ================================================================ buffers */
+
+/* The RX buffers the harness plays device with: each is ours (free) or
+ * the engine's (held). When all are held, packets wait, as a device does. */
+#define FZ_RXBUFS 40
+static struct vsock_rxbuf rxb[FZ_RXBUFS];
+static uint8_t rx_held[FZ_RXBUFS];
+
+static void rx_reclaim(void)
+{
+	struct vsock_rxbuf *b;
+	while ((b = vsock_engine_rx_reclaim()) != NULL) {
+		ASSERT(b >= rxb && b < rxb + FZ_RXBUFS, "reclaimed a buffer that is not one of ours");
+		ASSERT(rx_held[b - rxb], "buffer %d reclaimed but not held", (int)(b - rxb));
+		rx_held[b - rxb] = 0;
+	}
+}
+
+static struct vsock_rxbuf *rx_take(void)
+{
+	rx_reclaim();
+	for (int i = 0; i < FZ_RXBUFS; i++)
+		if (!rx_held[i])
+			return &rxb[i];
+	return NULL;
+}
+
+/* TX packets the device has not completed yet, with a checksum of their
+ * payload: the engine must not touch those bytes until tx_done. */
+#define FZ_INFLIGHT 96
+static struct { uint32_t token, sum, len; const uint8_t *data; } infl[FZ_INFLIGHT];
+static unsigned ninfl;
+
+static uint32_t sum32(const uint8_t *p, uint32_t n)
+{
+	uint32_t h = 2166136261u;
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void tx_complete(unsigned k)
+{
+	ASSERT(sum32(infl[k].data, infl[k].len) == infl[k].sum,
+	       "a TX packet's payload changed before the device was done with it");
+	vsock_engine_tx_done(infl[k].token);
+	infl[k] = infl[--ninfl];
+}
+
+static void tx_complete_all(void)
+{
+	while (ninfl)
+		tx_complete(ninfl - 1);
+}
 
 /* ================================================================ input */
 
@@ -181,9 +238,8 @@ static uint32_t watch_cid, watch_pport, watch_lport;
 
 /* ================================================================ output */
 
-static uint8_t obuf[VSOCK_MAX_PKT_PAYLOAD];
 
-static void on_output(const struct vsock_hdr *h, const uint8_t *buf, uint32_t n, uint32_t cap)
+static void on_output(const struct vsock_hdr *h, const uint8_t *buf, uint32_t n)
 {
 	uint16_t op = h->op, type = h->type;
 	ASSERT(op >= VSOCK_OP_REQUEST && op <= VSOCK_OP_CREDIT_REQUEST, "emitted op %u", op);
@@ -191,11 +247,11 @@ static void on_output(const struct vsock_hdr *h, const uint8_t *buf, uint32_t n,
 	       (unsigned long long)h->src_cid, (unsigned long long)local_cid);
 	ASSERT(h->dst_cid >> 32 == 0, "emitted dst_cid above 32 bits");
 	ASSERT(h->len == n, "header len %u, payload %u", h->len, n);
-	ASSERT(n <= cap, "payload %u beyond cap %u", n, cap);
+	ASSERT(n <= BV_VSOCK_TX_BUF_SIZE, "payload %u beyond a TX buffer", n);
 	ASSERT(op == VSOCK_OP_RW ? n > 0 : n == 0, "op %u with %u bytes", op, n);
 	if (op != VSOCK_OP_RST) {
 		ASSERT(type == VSOCK_TYPE_STREAM || type == VSOCK_TYPE_SEQPACKET, "op %u of type %u", op, type);
-		ASSERT(h->buf_alloc == BV_VSOCK_RXBUF_SIZE, "advertised buf_alloc %u", h->buf_alloc);
+		ASSERT(h->buf_alloc == BV_VSOCK_BUF_ALLOC, "advertised buf_alloc %u", h->buf_alloc);
 	}
 	uint32_t cid = (uint32_t)h->dst_cid, pport = h->dst_port, lport = h->src_port;
 	TRACE("  out op %u type %u %u:%u <- port %u len %u buf_alloc %u fwd_cnt %u flags %u\n", op, type,
@@ -239,27 +295,38 @@ static void on_output(const struct vsock_hdr *h, const uint8_t *buf, uint32_t n,
 	}
 }
 
-/* One next_tx call; 1 if it produced a packet. */
-static int drain_one(uint32_t cap, int null_buf)
+/* One next_tx call; 1 if it produced a packet. hold: the device keeps the
+ * packet (completed later) instead of completing it at once. */
+static int drain_one(int hold)
 {
 	struct vsock_hdr h;
+	struct vsock_txpkt pkt;
 	int pend = vsock_engine_tx_pending();
-	int r = vsock_engine_next_tx(&h, null_buf ? NULL : obuf, cap);
+	int r = vsock_engine_next_tx(&h, &pkt);
 	if (r == BV_EAGAIN) {
-		if (cap && !null_buf)
-			ASSERT(!pend, "tx_pending announced a packet next_tx did not produce");
+		ASSERT(!pend, "tx_pending announced a packet next_tx did not produce");
 		return 0;
 	}
-	ASSERT(r >= 0, "next_tx returned %d", r);
+	ASSERT(r >= 0 && (uint32_t)r == pkt.len, "next_tx returned %d for %u bytes", r, pkt.len);
 	ASSERT(pend, "next_tx produced a packet tx_pending did not announce");
-	on_output(&h, obuf, (uint32_t)r, null_buf ? 0 : cap);
+	ASSERT(pkt.len == 0 || pkt.data, "payload without a place");
+	on_output(&h, pkt.data, pkt.len);
+	if (hold && ninfl < FZ_INFLIGHT) {
+		infl[ninfl].token = pkt.token;
+		infl[ninfl].data = pkt.data;
+		infl[ninfl].len = pkt.len;
+		infl[ninfl].sum = sum32(pkt.data, pkt.len);
+		ninfl++;
+	} else {
+		vsock_engine_tx_done(pkt.token);
+	}
 	return 1;
 }
 
 static void drain_all(void)
 {
 	unsigned k = 0;
-	while (drain_one(BV_VSOCK_TX_PKT_SIZE, 0))
+	while (drain_one(0))
 		ASSERT(++k < 1000000, "next_tx never runs dry");
 }
 
@@ -270,6 +337,7 @@ static struct vsock_stats prev;
 static void check_stats(void)
 {
 	struct vsock_stats s;
+	rx_reclaim();   /* first: the engine counts buffers waiting for reclaim as held */
 	vsock_engine_stats(&s);
 	ASSERT(s.conns_in_use <= NCONN, "conns_in_use %u", s.conns_in_use);
 	ASSERT(s.conns_in_use <= s.conns_peak, "conns_in_use %u above peak %u", s.conns_in_use, s.conns_peak);
@@ -288,13 +356,24 @@ static void check_stats(void)
 	MONO(credit_requests_sent);
 	MONO(rx_bytes);
 	MONO(tx_bytes);
+	MONO(conns_refused_backlog);
+	MONO(rx_dropped_own_cid);
+	MONO(rx_overflow);
+	MONO(rx_merged);
+	MONO(rst_dropped);
+	MONO(tx_bad_token);
 #undef MONO
+	/* the engine's view of the buffers agrees with the harness's */
+	unsigned held = 0;
+	for (int i = 0; i < FZ_RXBUFS; i++)
+		held += rx_held[i];
+	ASSERT(s.rx_bufs_held == held, "engine holds %u RX buffers, harness counts %u", s.rx_bufs_held, held);
+	ASSERT(s.tx_bufs_free <= s.tx_bufs_total, "TX buffers %u free of %u", s.tx_bufs_free, s.tx_bufs_total);
 	prev = s;
 }
 
 /* ================================================================ actions */
 
-static uint8_t pbuf[2 * VSOCK_MAX_PKT_PAYLOAD + 64];
 
 /* A packet from the peer. Bytes: src cid, peer port, local port, dst cid,
  * type, op, flags, buf_alloc, fwd_cnt, len (2), payload length, payload
@@ -350,26 +429,29 @@ static void act_packet(void)
 	default: fwd = honest; break;
 	}
 	uint32_t len = rd16();
-	if (len > 2 * BV_VSOCK_RX_PKT_SIZE && len < 0xF000)
-		len %= 2 * BV_VSOCK_RX_PKT_SIZE;                  /* mostly plausible sizes */
+	if (len > 8192 && len < 0xF000)
+		len %= 8192;                                      /* mostly plausible sizes */
 	else if (len >= 0xF000)
-		len = VSOCK_MAX_PKT_PAYLOAD - 0xF000 + len;       /* around the 64 KiB limit */
+		len = BV_VSOCK_RX_BUF_SIZE - 0xF000 + len;        /* around the buffer's end */
 	b = rd8();
 	uint32_t plen = len;
 	if (b >= 240)
 		plen = b & 1 ? len - 1 : len + (b & 14);
-	if (plen > sizeof(pbuf))
-		plen = sizeof(pbuf);
+	if (plen > BV_VSOCK_RX_BUF_SIZE)
+		plen = BV_VSOCK_RX_BUF_SIZE;   /* the device writes no more than the buffer */
+	struct vsock_rxbuf *rb = rx_take();
+	if (!rb) {
+		/* every buffer holds unread data: the device waits, as it would */
+		drain_all();
+		return;
+	}
 	b = rd8();
-	const uint8_t *payload = pbuf;
-	if (plen == 0 && (b & 1))
-		payload = NULL;
 	/* payload: from the input, or a fill when the input is short or b says so */
 	uint32_t take = (b & 2) ? 0 : (uint32_t)(plen < in_n ? plen : in_n);
-	memcpy(pbuf, in_p, take);
+	memcpy(rb->data, in_p, take);
 	in_p += take;
 	in_n -= take;
-	memset(pbuf + take, (int)(b >> 2), plen - take);
+	memset(rb->data + take, (int)(b >> 2), plen - take);
 
 	struct vsock_hdr h;
 	memset(&h, 0, sizeof(h));
@@ -387,7 +469,7 @@ static void act_packet(void)
 	/* The engine takes buf_alloc/fwd_cnt from every packet that gets past
 	 * its header checks onto a connection of that type; a connection's
 	 * credit view is therefore the latest such packet of its type. */
-	int well = len <= plen && len <= VSOCK_MAX_PKT_PAYLOAD && !(len && !payload) && !(src >> 32) &&
+	int well = len <= plen && len <= BV_VSOCK_RX_BUF_SIZE && !(src >> 32) &&
 		   dst == local_cid && (type == VSOCK_TYPE_STREAM || type == VSOCK_TYPE_SEQPACKET);
 	int rst = op == VSOCK_OP_RST;
 	if (rst) {
@@ -408,7 +490,11 @@ static void act_packet(void)
 	TRACE("in op %u type %u %llu:%u -> %llu:%u len %u (%u there) flags %u buf_alloc %u fwd_cnt %u%s\n",
 	      op, type, (unsigned long long)src, pport, (unsigned long long)dst, lport, len, plen, flags, ba, fwd,
 	      well ? "" : " (not well-formed)");
-	vsock_engine_input(&h, payload, plen);
+	rb->hdr = h;
+	int kept = vsock_engine_rx(rb, plen);
+	ASSERT(kept == 0 || kept == 1, "rx returned %d", kept);
+	rx_held[rb - rxb] = (uint8_t)kept;
+	rx_reclaim();
 	if (rst) {
 		drain_all();
 		watch_on = 0;
@@ -479,17 +565,43 @@ static void act_send(void)
 {
 	struct hent *e;
 	int h = pick_handle(&e);
-	uint32_t n = rd16() % sizeof(sbuf);
-	if (e)
-		for (uint32_t i = 0; i < n; i++)
-			sbuf[i] = pat(e->seed, e->off + i);
-	int r = vsock_send(h, sbuf, n);
-	TRACE("send(%d, %u) = %d\n", h, n, r);
-	if (expect_badf(e)) {
-		ASSERT(r == BV_EBADF, "send on a dead handle returned %d", r);
-		return;
+	uint16_t l = rd16();
+	uint32_t n = (l & 0x7FFF) % sizeof(sbuf);
+	int r;
+	if (l & 0x8000) {
+		/* zero-copy: reserve, write the pattern in place, commit */
+		void *w = NULL;
+		int room = vsock_send_reserve(h, n, &w);
+		TRACE("send_reserve(%d, %u) = %d\n", h, n, room);
+		if (expect_badf(e)) {
+			ASSERT(room == BV_EBADF, "send_reserve on a dead handle returned %d", room);
+			return;
+		}
+		if (room <= 0) {
+			ASSERT(room < 0, "send_reserve gave no room without an error");
+			ASSERT(vsock_send_commit(h, 1, 0) == BV_EINVAL || room != BV_EAGAIN,
+			       "commit without a reserve accepted");
+			return;
+		}
+		ASSERT((uint32_t)room >= (n ? n : 1) && w, "send_reserve room %d for %u", room, n);
+		uint32_t m = n < (uint32_t)room ? n : (uint32_t)room;
+		for (uint32_t i = 0; i < m; i++)
+			((uint8_t *)w)[i] = pat(e->seed, e->off + i);
+		r = vsock_send_commit(h, m, l & 0x4000 ? VSOCK_MSG_EOR : 0);
+		TRACE("send_commit(%d, %u) = %d\n", h, m, r);
+		ASSERT(r == (int)m || r < 0, "commit of %u returned %d", m, r);
+	} else {
+		if (e)
+			for (uint32_t i = 0; i < n; i++)
+				sbuf[i] = pat(e->seed, e->off + i);
+		r = vsock_send(h, sbuf, n);
+		TRACE("send(%d, %u) = %d\n", h, n, r);
+		if (expect_badf(e)) {
+			ASSERT(r == BV_EBADF, "send on a dead handle returned %d", r);
+			return;
+		}
+		ASSERT(r <= (int)n, "send of %u returned %d", n, r);
 	}
-	ASSERT(r <= (int)n, "send of %u returned %d", n, r);
 	if (r > 0)
 		e->off += (uint32_t)r;
 }
@@ -498,8 +610,33 @@ static void act_recv(void)
 {
 	struct hent *e;
 	int h = pick_handle(&e);
-	uint32_t n = rd16() % sizeof(rbuf);
-	int r = vsock_recv(h, n ? rbuf : NULL, n);
+	uint16_t l = rd16();
+	uint32_t n = (l & 0x7FFF) % sizeof(rbuf);
+	int r;
+	if (l & 0x8000) {
+		/* zero-copy: borrow, release part of it */
+		const void *d = NULL;
+		uint32_t fl = 77;
+		r = vsock_recv_borrow(h, &d, &fl);
+		TRACE("recv_borrow(%d) = %d flags %u\n", h, r, fl);
+		if (expect_badf(e)) {
+			ASSERT(r == BV_EBADF, "recv_borrow on a dead handle returned %d", r);
+			return;
+		}
+		ASSERT(fl == 0 || r >= 0, "flags %u with result %d", fl, r);
+		if (r > 0) {
+			ASSERT(d != NULL, "borrowed %d bytes at NULL", r);
+			volatile uint8_t sink = 0;
+			for (int i = 0; i < r; i++)
+				sink ^= ((const uint8_t *)d)[i];   /* readable, all of it */
+			(void)sink;
+			uint32_t m = n % ((uint32_t)r + 1);
+			ASSERT(vsock_recv_release(h, (uint32_t)r + 1) == BV_EINVAL, "released more than borrowed");
+			ASSERT(vsock_recv_release(h, m) == 0, "release of %u of %d failed", m, r);
+		}
+		return;
+	}
+	r = vsock_recv(h, n ? rbuf : NULL, n);
 	TRACE("recv(%d, %u) = %d\n", h, n, r);
 	if (expect_badf(e))
 		ASSERT(r == BV_EBADF, "recv on a dead handle returned %d", r);
@@ -536,16 +673,34 @@ static void act_close(void)
 
 static void act_drain(void)
 {
-	uint8_t cb = rd8(), capb = rd8();
-	static const uint32_t caps[8] = { BV_VSOCK_TX_PKT_SIZE, BV_VSOCK_TX_PKT_SIZE, 1, 100, 0,
-					  VSOCK_MAX_PKT_PAYLOAD, 16384, VSOCK_HDR_SIZE };
-	uint32_t cap = caps[capb % 8];
-	int null_buf = cap == 0 && (capb & 8);
+	uint8_t cb = rd8(), mode = rd8();
 	unsigned count = cb >= 224 ? 1000000 : 1u + (cb & 31);
-	TRACE("drain %u cap %u%s\n", count, cap, null_buf ? " (no buffer)" : "");
-	for (unsigned k = 0; k < count; k++)
-		if (!drain_one(cap, null_buf))
-			break;
+	TRACE("drain %u mode %u\n", count, mode);
+	switch (mode % 4) {
+	case 0:
+	case 1:   /* the device takes packets and completes them at once */
+		for (unsigned k = 0; k < count; k++)
+			if (!drain_one(0))
+				break;
+		break;
+	case 2:   /* ... or sits on them */
+		for (unsigned k = 0; k < count; k++)
+			if (!drain_one(1))
+				break;
+		break;
+	default:  /* completes some it held, in any order; sometimes a bogus token */
+		for (unsigned k = 0; k < count && ninfl; k++)
+			tx_complete((mode >> 2) % ninfl);
+		if (mode >= 240) {
+			/* a token no packet ever had (the glue only passes its own) */
+			struct vsock_stats s0, s1;
+			vsock_engine_stats(&s0);
+			vsock_engine_tx_done(BV_VSOCK_TX_BUFS + 1u + mode);
+			vsock_engine_stats(&s1);
+			ASSERT(s1.tx_bad_token == s0.tx_bad_token + 1, "a bogus tx_done was not counted");
+		}
+		break;
+	}
 }
 
 static void advance(uint64_t dt)
@@ -588,8 +743,8 @@ static void act_misc(void)
 			ASSERT(ev >= 0 && ev < 64 && err <= 0, "events %d error %d", ev, err);
 		break;
 	}
-	case 2:     /* a NULL header */
-		vsock_engine_input(NULL, NULL, 0);
+	case 2:     /* no buffer at all */
+		ASSERT(vsock_engine_rx(NULL, 0) == 0, "rx of NULL kept it");
 		break;
 	default:    /* a full drain */
 		drain_all();
@@ -631,9 +786,16 @@ static void wind_down(void)
 			hs[i].live = 0;
 		}
 	drain_all();
+	tx_complete_all();
 	check_stats();
 	ASSERT(prev.conns_in_use == 0, "%u pool entries in use with nothing open", prev.conns_in_use);
 	ASSERT(!vsock_engine_tx_pending(), "still something to send with nothing open");
+	rx_reclaim();
+	for (int i = 0; i < FZ_RXBUFS; i++)
+		ASSERT(!rx_held[i], "RX buffer %d never came back", i);
+	ASSERT(prev.rx_bufs_held == 0, "the engine says it holds %u RX buffers", prev.rx_bufs_held);
+	ASSERT(prev.tx_bufs_free == prev.tx_bufs_total, "%u of %u TX buffers free with nothing open",
+	       prev.tx_bufs_free, prev.tx_bufs_total);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -650,6 +812,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	watch_on = 0;
 	now = 0;
 	local_cid = 3;
+	ninfl = 0;
+	memset(rx_held, 0, sizeof(rx_held));
 	/* Any combination of the three type feature bits a device may offer. */
 	vsock_engine_init(local_cid, rd8() & 7u);
 	vsock_engine_stats(&prev);

@@ -34,10 +34,10 @@ def exchange(sock, message=HELLO):
 class Session:
     """A back end recording to `pcap` plus apps/echo booted against it."""
 
-    def __init__(self, pcap, case="q35-pci", backend_args=(), tmp=None):
+    def __init__(self, pcap, case="q35-pci", backend_args=(), tmp=None, profile=""):
         self.pcap = pcap
         self.setup = Setup(CASE[case], "echo", tmp or tempfile.mkdtemp(prefix="bv-pcap-"),
-                           backend_args=["--pcap", pcap, *backend_args])
+                           backend_args=["--pcap", pcap, *backend_args], profile=profile)
         self.guest = self.setup.guest
         self.backend = self.setup.backend
         self.guest.wait_for("echo: listening on port 1234", timeout=90)
@@ -62,10 +62,15 @@ class Session:
         self.setup.close()
 
 
-def record(pcap, case="q35-pci", backend_args=(), message=HELLO):
+# The walkthrough is recorded with the small profile (16 KiB window, 4 KiB
+# packets), so that 20000 bytes run the guest's credit out once.
+WALKTHROUGH_PROFILE = "small"
+
+
+def record(pcap, case="q35-pci", backend_args=(), message=HELLO, profile=""):
     """One whole session into `pcap`: boot, exchange, clean back-end exit.
     Returns the host port the back end chose."""
-    s = Session(pcap, case, backend_args)
+    s = Session(pcap, case, backend_args, profile=profile)
     try:
         got, host_port = s.run_exchange(message)
         assert got == message, f"echo of {len(got)} bytes\n{s.describe()}"
@@ -81,5 +86,5 @@ if __name__ == "__main__":
     import sys
     out = os.path.abspath(sys.argv[1])
     msg = WALKTHROUGH if "--walkthrough" in sys.argv[2:] else HELLO
-    port = record(out, message=msg)
+    port = record(out, message=msg, profile=WALKTHROUGH_PROFILE if msg is WALKTHROUGH else "")
     print(f"recorded the echo session ({len(msg)} bytes each way) to {out} (host port {port})")

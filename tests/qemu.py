@@ -3,6 +3,7 @@
 how they exited. Every run has a timeout; the console log is kept for the
 failure message. Shared by every test module and by tests/run_main.py."""
 import os
+import re
 import threading
 import subprocess
 import time
@@ -28,17 +29,34 @@ TARGETS = {
 }
 
 
+def config(name, profile=""):
+    """A size knob as the images of a profile were built with: the small
+    profile's override if it sets it, else the default in include/bv/config.h."""
+    files = ([SMALL_CONFIG] if profile == "small" else []) + [os.path.join(ROOT, "include", "bv", "config.h")]
+    for path in files:
+        with open(path) as f:
+            m = re.search(r"#define\s+%s\s+(\d+)" % re.escape(name), f.read())
+        if m:
+            return int(m.group(1))
+    raise AssertionError(f"{name} not found in {files}")
+
+
 def arch_of(target):
     return TARGETS[target][0]
 
 
-def elf_path(arch, app):
+# Build profiles: "" the defaults (build/<arch>), "small" the small profile
+# (make small-arches: build/<arch>-small, sizes from SMALL_CONFIG).
+SMALL_CONFIG = os.path.join(ROOT, "examples", "embed", "fw_bv_config.h")
+
+
+def elf_path(arch, app, profile=""):
     if not os.path.exists(os.path.join(ROOT, "arch", arch, "arch.mk")):
         import pytest
         pytest.skip(f"SKIPPED LOUDLY: the {arch} port (arch/{arch}) is not in the tree yet")
-    path = os.path.join(BUILD, arch, app + ".elf")
+    path = os.path.join(BUILD, arch + (f"-{profile}" if profile else ""), app + ".elf")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} is missing: run 'make all-arches' first")
+        raise FileNotFoundError(f"{path} is missing: run 'make all-arches small-arches' first")
     return path
 
 

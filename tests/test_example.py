@@ -58,7 +58,7 @@ def test_example_boots_and_echoes(case, monkeypatch):
     arch = qemu.arch_of(target)
     elf = example_elf(arch)
     # vsockhost.Setup boots an app by name; point it at the example's ELF.
-    monkeypatch.setattr(qemu, "elf_path", lambda _arch, _app: elf)
+    monkeypatch.setattr(qemu, "elf_path", lambda _arch, _app, _profile="": elf)
     s = Setup(case, "fw")
     try:
         s.guest.wait_for("fw: echo listening on port 1234", timeout=60)

@@ -62,12 +62,8 @@ def test_writer_sample_decodes_in_tshark(tmp):
 # ------------------------------------------------- bv-vhost-vsock --pcap ---
 
 def guest_buf_alloc():
-    """The buf_alloc the guest advertises: BV_VSOCK_RXBUF_SIZE in include/bv/config.h."""
-    import re
-    with open(os.path.join(qemu.ROOT, "include", "bv", "config.h")) as f:
-        m = re.search(r"#define\s+BV_VSOCK_RXBUF_SIZE\s+(\d+)", f.read())
-    assert m, "BV_VSOCK_RXBUF_SIZE not found in include/bv/config.h"
-    return int(m.group(1))
+    """The buf_alloc the guest advertises."""
+    return qemu.config("BV_VSOCK_BUF_ALLOC")
 
 
 HOST_BUF = 65536   # --tx-buffer-size, so the host's buf_alloc is ours, not a default

@@ -17,6 +17,7 @@ import time
 import pytest
 
 import echosession
+import qemu
 import vsockpcap as vp
 from vsockhost import TRANSPORTS, Setup, hybrid_connect
 
@@ -128,13 +129,15 @@ def test_guest_that_never_reads_is_logged_with_fwd_cnt_zero():
         s.guest.wait_for("hold: ready", timeout=90)
         sock, host_port = hybrid_connect(s.backend.uds, 1238, timeout=30, retry=True)
         assert sock is not None, s.describe()
-        sock.sendall(os.urandom(100000))   # fits the Unix socket; the guest takes 16 KiB of it
+        # the guest's window, then 100000 bytes more that fit the Unix socket
+        window = qemu.config("BV_VSOCK_BUF_ALLOC")
+        sock.sendall(os.urandom(window + 100000))
         found = _wait_log(s.backend, STALL_RE.pattern)
         m = STALL_RE.search(s.backend.stderr())
         f = {k: (v if k == "req" else int(v)) for k, v in m.groupdict().items()}
         assert (f["hp"], f["gp"], f["fwd_cnt"]) == (host_port, 1238, 0), m.group(0)
-        assert f["tx_cnt"] == f["in_flight"] == f["buf_alloc"] > 0, m.group(0)
-        assert f["waiting"] == 100000 - f["tx_cnt"], m.group(0)
+        assert f["tx_cnt"] == f["in_flight"] == f["buf_alloc"] == window, m.group(0)
+        assert f["waiting"] == 100000, m.group(0)
         assert len(found) == 1
         print(m.group(0))
         sock.close()

@@ -150,7 +150,7 @@ def echo_stream(sock, nbytes, chunk=65536):
 class Setup:
     """A backend plus one guest image booted against it."""
 
-    def __init__(self, case, app, tmp=None, backend_args=()):
+    def __init__(self, case, app, tmp=None, backend_args=(), profile=""):
         cid, target, device, extra, transport = case[0], case[1], case[2], case[3], case[4]
         if not os.path.exists(BACKEND):
             import pytest
@@ -158,9 +158,9 @@ class Setup:
         self.case, self.target = cid, target
         self.tmp = tmp or tempfile.mkdtemp(prefix=f"bv-e2e-{cid}-")
         self.backend = Backend(self.tmp, *backend_args)
-        self.guest = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), app),
+        self.guest = qemu.Guest(target, qemu.elf_path(qemu.arch_of(target), app, profile),
                                 self.backend.qemu_args(device) + list(extra), shared_mem=True,
-                                log_path=os.path.join(LOGS, f"vsock-{app}-{cid}.log"))
+                                log_path=os.path.join(LOGS, f"vsock-{app}-{cid}{'-' + profile if profile else ''}.log"))
         self.transport = transport
 
     def describe(self):

@@ -17,6 +17,14 @@
  *     (either side shut down both directions first) is an orderly end: recv
  *     then returns 0 and send BV_EPIPE.
  *   - a handle stays valid after its connection failed, until vsock_close().
+ *
+ * Two ways to move data. The copying calls (vsock_send/recv and the *msg
+ * variants) copy once, between the app's memory and the packet buffers.
+ * The zero-copy calls hand the app the packet buffers themselves: received
+ * bytes are read where the device wrote them (vsock_recv_borrow, then
+ * vsock_recv_release), and bytes to send are written straight into a TX
+ * packet buffer (vsock_send_reserve, then vsock_send_commit). The copying
+ * calls are built on the same buffers, so both can be mixed on one handle.
  */
 #ifndef BV_VSOCK_H
 #define BV_VSOCK_H
@@ -48,19 +56,22 @@ int vsock_accept(int lh, uint32_t *peer_cid, uint32_t *peer_port);
  * BV_ENOBUFS (pool full). */
 int vsock_connect(uint32_t cid, uint32_t port, int type);
 
-/* Copy data into the connection's send buffer (BV_VSOCK_TXBUF_SIZE bytes);
- * it leaves as the peer grants credit. STREAM: returns bytes accepted
- * (may be < len) or BV_EAGAIN if the buffer is full. SEQPACKET: the whole
- * message or BV_EAGAIN; BV_EMSGSIZE if it can never fit (larger than the
- * send buffer or than the peer's receive buffer). Errors: BV_ENOTCONN while
- * connecting, BV_EPIPE after our shutdown(SEND) or the peer's shutdown(RCV),
- * the connection's error once it failed (BV_ECONNRESET, ...), BV_EBADF. */
+/* Copy data into the connection's send buffer (up to BV_VSOCK_CONN_TX_BUFS
+ * TX buffers of BV_VSOCK_TX_BUF_SIZE bytes); it leaves as the peer grants
+ * credit. STREAM: returns bytes accepted (may be < len) or BV_EAGAIN if the
+ * buffer is full. SEQPACKET: the whole message or BV_EAGAIN; BV_EMSGSIZE if
+ * it can never fit (larger than one TX buffer, or than the smaller of the
+ * peer's window and ours, as Linux). len 0 sends nothing and returns 0.
+ * Errors: BV_ENOTCONN while connecting, BV_EPIPE after our shutdown(SEND) or
+ * the peer's shutdown(RCV), the connection's error once it failed
+ * (BV_ECONNRESET, ...), BV_EBADF. */
 int vsock_send(int h, const void *buf, uint32_t len);
 
 /* Message flags (SEQPACKET). */
 enum {
 	VSOCK_MSG_EOR   = 1,   /* sendmsg: the message ends a record; recvmsg: it did */
 	VSOCK_MSG_TRUNC = 2,   /* recvmsg: the message was longer than len; the rest is gone */
+	VSOCK_MSG_EOM   = 4,   /* recv_borrow: these bytes end a SEQPACKET message */
 };
 /* vsock_send with flags: VSOCK_MSG_EOR marks a SEQPACKET message as the end
  * of a record (the peer sees MSG_EOR); ignored for STREAM, as Linux does. */
@@ -68,8 +79,9 @@ int vsock_sendmsg(int h, const void *buf, uint32_t len, uint32_t flags);
 
 /* Read received data. STREAM: up to len bytes. SEQPACKET: one whole message
  * per call, truncated to len (the rest of it is discarded); a message is
- * delivered only once complete, so it must fit BV_VSOCK_RXBUF_SIZE (the
- * buf_alloc we advertise; Linux senders refuse larger ones). Returns bytes read,
+ * delivered only once complete, so it must fit BV_VSOCK_BUF_ALLOC (the
+ * buf_alloc we advertise; Linux senders refuse larger ones); an empty
+ * message reads as 0, as on Linux. Returns bytes read,
  * 0 at end of stream (peer shut down its send side, or an orderly close, and
  * everything was read; also after our own shutdown(RCV)), BV_EAGAIN if nothing
  * is there yet, or the errors of vsock_send(). Reading returns credit to the
@@ -79,6 +91,48 @@ int vsock_recv(int h, void *buf, uint32_t len);
 /* vsock_recv that also reports, through *flags (if non-NULL; 0 otherwise),
  * VSOCK_MSG_EOR and VSOCK_MSG_TRUNC for the SEQPACKET message returned. */
 int vsock_recvmsg(int h, void *buf, uint32_t len, uint32_t *flags);
+
+/* Zero-copy receive: *data points at the next received bytes where the
+ * device wrote them; returns how many are there (> 0). They stay valid, and
+ * stay counted against the peer's credit, until vsock_recv_release() or
+ * vsock_close(). Call release(h, n) with n <= that count once done with n
+ * of them; whole packet buffers then go back to the device and their bytes
+ * back to the peer as credit. The next borrow shows what follows.
+ * SEQPACKET: only complete messages are shown, a message may come in several
+ * pieces, and *flags (if non-NULL) gets VSOCK_MSG_EOM (and VSOCK_MSG_EOR) on
+ * the piece that ends it; an empty message is 0 with VSOCK_MSG_EOM.
+ * Otherwise 0 means end of stream, as for vsock_recv, and the errors are
+ * those of vsock_recv. release returns 0, BV_EBADF, or BV_EINVAL (n larger
+ * than what borrow showed). */
+int vsock_recv_borrow(int h, const void **data, uint32_t *flags);
+int vsock_recv_release(int h, uint32_t n);
+/* SEQPACKET: unread bytes of the next complete message (>= 0), so its
+ * reader can size a buffer (or a vsock_send_reserve) before reading it;
+ * BV_EAGAIN if no message is complete yet, 0/the error at the end as
+ * vsock_recv; BV_EINVAL for a STREAM handle. */
+int vsock_recv_msglen(int h);
+
+/* Zero-copy send: *buf points at room for at least `want` bytes (at least
+ * 1 if want is 0) inside a TX packet buffer; returns how much room (>= want).
+ * Write the bytes there, then vsock_send_commit(h, n, flags) hands n <= room
+ * of them to the connection (SEQPACKET: exactly one message of n bytes,
+ * flags VSOCK_MSG_EOR as for sendmsg; reserve it with want = its length).
+ * One reserve at a time per handle; a reserve without a commit is dropped
+ * by the next reserve, commit(h, 0, 0) or close. Errors: those of
+ * vsock_send, BV_EAGAIN when the send buffer is full, BV_EMSGSIZE when want
+ * can never fit; commit without a reserve is BV_EINVAL. */
+int vsock_send_reserve(int h, uint32_t want, void **buf);
+int vsock_send_commit(int h, uint32_t n, uint32_t flags);
+
+/* Move received data of `from` into the send buffer of `to` (the same
+ * handle for an echo), up to max bytes, copying each byte once, from the
+ * RX buffer it arrived in to the TX buffer it leaves from. SEQPACKET moves
+ * whole messages only, keeping their boundaries and record ends (an empty
+ * message is dropped, as Linux cannot send one). Returns the bytes moved
+ * (> 0), BV_EAGAIN when nothing could move (no data, or no send room), 0 at
+ * the end of `from`'s stream, or an error of either side (BV_EINVAL when
+ * their types differ, BV_EMSGSIZE for a message `to` can never take). */
+int vsock_splice(int from, int to, uint32_t max);
 
 /* how = VSOCK_SHUTDOWN_RCV, VSOCK_SHUTDOWN_SEND or VSOCK_SHUTDOWN_BOTH.
  * RCV discards buffered and future data; SEND is announced to the peer after

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* vsock device glue: the only vsock code that touches virtio. It keeps the
- * RX and event queues stocked, hands every received packet to the engine,
- * fills TX from the engine's pull interface and drives the engine's clock,
- * all from vsock_poll(), which does a bounded amount of work per call.
- * Not here: protocol rules (vsock_engine.c) or the socket API. */
+ * RX and event queues stocked, hands every received packet to the engine
+ * (which keeps the buffer while the data in it is unread), sends what the
+ * engine's pull interface gives it and drives the engine's clock, all from
+ * vsock_poll(), which does a bounded amount of work per call and kicks each
+ * queue at most once. Not here: protocol rules (vsock_engine.c) or the
+ * socket API (vsock_socket.c). */
 #include <string.h>
 #include "bv/config.h"
 #include "bv/err.h"
@@ -11,23 +13,19 @@
 #include "bv/time.h"
 #include "drivers/virtio.h"
 #include "vsock/vsock.h"
+#include "vsock/vsock_buf.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_engine.h"
 
 #define VSOCK_CFG_GUEST_CID 0      /* le64 in device config space */
 
-/* One packet buffer: header and payload contiguous, so each is one
- * descriptor. Each starts and ends on a cache line (BV_DMA_ALIGN), so the
- * port's cache maintenance of one never touches its neighbour. */
-struct vsock_rxbuf {
+/* A TX packet's header gets a slot of its own (its payload is a slice of
+ * an engine TX buffer, the chain's second descriptor), on its own cache
+ * line so the port's cache maintenance of it touches nothing else. */
+struct vsock_txslot {
 	struct vsock_hdr hdr;
-	uint8_t data[BV_VSOCK_RX_PKT_SIZE];
-} __attribute__((packed, aligned(BV_DMA_ALIGN)));
-
-struct vsock_txbuf {
-	struct vsock_hdr hdr;
-	uint8_t data[BV_VSOCK_TX_PKT_SIZE];
-} __attribute__((packed, aligned(BV_DMA_ALIGN)));
+	uint32_t token;          /* the engine's, for vsock_engine_tx_done */
+} __attribute__((aligned(BV_DMA_ALIGN)));
 
 struct vsock_evbuf {
 	struct vsock_event ev;
@@ -36,10 +34,10 @@ struct vsock_evbuf {
 static struct virtio_dev *vdev;
 static struct virtq rxq, txq, evq;
 static struct vsock_rxbuf rxbufs[BV_VSOCK_RX_BUFS];
-static struct vsock_txbuf txbufs[BV_VSOCK_TX_BUFS];
+static struct vsock_txslot txslots[BV_VSOCK_TX_PKTS];
 static struct vsock_evbuf evbufs[BV_VSOCK_EVENT_BUFS];
-static struct vsock_txbuf *tx_free[BV_VSOCK_TX_BUFS];
-static unsigned tx_nfree, tx_total, rx_total;
+static struct vsock_txslot *slot_free[BV_VSOCK_TX_PKTS];
+static unsigned slot_nfree, slot_total, rx_total;
 static struct vsock_dev_stats dstats;
 
 static int post_rx(struct vsock_rxbuf *b)
@@ -48,7 +46,7 @@ static int post_rx(struct vsock_rxbuf *b)
 	 * (a stale or repeated used entry) then reads as a header addressed to
 	 * CID 0 and is dropped, instead of replaying the packet that was here. */
 	memset(&b->hdr, 0, sizeof(b->hdr));
-	struct virtq_seg s = virtq_seg(b, VSOCK_HDR_SIZE + sizeof(b->data));
+	struct virtq_seg s = virtq_seg(b, VSOCK_RXBUF_BYTES);
 	return virtq_add(&rxq, &s, 0, 1, b);
 }
 
@@ -103,10 +101,12 @@ int vsock_dev_attach(struct virtio_dev *d)
 			break;
 	virtq_kick(&rxq);
 	virtq_kick(&evq);
-	tx_nfree = 0;
-	for (unsigned i = 0; i < BV_VSOCK_TX_BUFS && i < txq.size; i++)
-		tx_free[tx_nfree++] = &txbufs[i];
-	tx_total = tx_nfree;
+	/* Two descriptors a packet (header, payload): never more slots than
+	 * the ring can take at once. */
+	slot_nfree = 0;
+	for (unsigned i = 0; i < BV_VSOCK_TX_PKTS && i < txq.size / 2u; i++)
+		slot_free[slot_nfree++] = &txslots[i];
+	slot_total = slot_nfree;
 
 	bv_logf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s, stream %s\n",
 	       (unsigned long long)cid, virtio_transport_name(vdev->transport), vdev->where,
@@ -116,20 +116,20 @@ int vsock_dev_attach(struct virtio_dev *d)
 
 static int poll_events(void);
 
-/* Received packets: the engine copies what it keeps, so each buffer goes
- * straight back on the ring. A used entry the device got wrong (shorter
- * than a header, or longer than the buffer: virtq completes it with len 0)
- * costs that packet only: the buffer is reposted with a zeroed header. */
+/* Received packets go to the engine, which keeps a buffer while its data is
+ * unread; the others go straight back on the ring, and so does every
+ * buffer the engine has finished with. A used entry the device got wrong
+ * (shorter than a header, or longer than the buffer: virtq completes it
+ * with len 0) costs that packet only: the buffer is reposted. */
 static int poll_rx(void)
 {
 	void *tok;
 	uint32_t len;
-	int n = 0;
+	int n = 0, r;
 
 	/* While our RSTs fill the TX ring, take no more RX: each packet may
 	 * queue another (Linux stops RX on queued replies the same way). */
-	int r;
-	while (n < BV_VSOCK_POLL_BUDGET && !vsock_engine_replies_backed_up(txq.size) &&
+	while (n < BV_VSOCK_POLL_BUDGET && !vsock_engine_replies_backed_up(txq.size / 2u) &&
 	       (r = virtq_pop_used(&rxq, &tok, &len)) != 0) {
 		struct vsock_rxbuf *b = tok;
 		n++;
@@ -144,12 +144,15 @@ static int poll_rx(void)
 			 * events first, so the engine judges it by the new CID. */
 			if (vsock_le64(b->hdr.dst_cid) != vsock_local_cid())
 				poll_events();
-			vsock_engine_input(&b->hdr, b->data, len - VSOCK_HDR_SIZE);
+			if (vsock_engine_rx(b, len - VSOCK_HDR_SIZE))
+				continue;   /* the engine holds it */
 		}
 		post_rx(b);   /* cannot fail: it just came off this ring */
 	}
-	if (n)
-		virtq_kick(&rxq);
+	struct vsock_rxbuf *b;
+	while ((b = vsock_engine_rx_reclaim()) != NULL)
+		post_rx(b);   /* ours, and off the ring since the device used it */
+	virtq_kick(&rxq);   /* no-op when nothing was added */
 	return n;
 }
 
@@ -186,23 +189,29 @@ static int poll_tx(void)
 	int reaped = 0, sent = 0;
 
 	while (virtq_pop_used(&txq, &tok, &len)) {
-		tx_free[tx_nfree++] = tok;
+		struct vsock_txslot *t = tok;
+		vsock_engine_tx_done(t->token);
+		slot_free[slot_nfree++] = t;
 		dstats.tx_bufs++;
 		reaped++;
 	}
-	while (tx_nfree && virtq_num_free(&txq)) {
-		struct vsock_txbuf *b = tx_free[tx_nfree - 1];
-		int n = vsock_engine_next_tx(&b->hdr, b->data, sizeof(b->data));
+	/* Fill the ring as far as it goes, then one kick for the batch. */
+	while (slot_nfree && virtq_num_free(&txq) >= 2) {
+		struct vsock_txslot *t = slot_free[slot_nfree - 1];
+		struct vsock_txpkt pkt;
+		int n = vsock_engine_next_tx(&t->hdr, &pkt);
 		if (n < 0)
 			break;
-		struct virtq_seg s = virtq_seg(b, VSOCK_HDR_SIZE + (uint32_t)n);
-		if (virtq_add(&txq, &s, 1, 0, b) < 0)
-			break;   /* not reached: one descriptor and num_free > 0 */
-		tx_nfree--;
+		struct virtq_seg s[2] = { virtq_seg(&t->hdr, VSOCK_HDR_SIZE), virtq_seg(pkt.data, pkt.len) };
+		t->token = pkt.token;
+		if (virtq_add(&txq, s, pkt.len ? 2 : 1, 0, t) < 0) {
+			vsock_engine_tx_done(pkt.token);   /* not reached: two descriptors are free */
+			break;
+		}
+		slot_nfree--;
 		sent++;
 	}
-	if (sent)
-		virtq_kick(&txq);
+	virtq_kick(&txq);
 	return reaped + sent;
 }
 
@@ -225,17 +234,72 @@ void vsock_dev_stats(struct vsock_dev_stats *out)
 	const struct virtq *qs[3] = { &rxq, &txq, &evq };
 	for (int i = 0; i < 3; i++)
 		out->bad_used += qs[i]->stats.bad_id + qs[i]->stats.not_in_flight + qs[i]->stats.bad_len;
-	out->tx_free = tx_nfree;
-	out->tx_total = tx_total;
+	out->tx_free = slot_nfree;
+	out->tx_total = slot_total;
 	out->rx_posted = vdev ? (uint32_t)(rxq.size - virtq_num_free(&rxq)) : 0;
 	out->rx_total = rx_total;
 }
 
 #ifdef BV_VSOCK_TEST_HOOKS
+/* Count, per object of an array, the chains of q outstanding with the
+ * device (added or published) whose token is that object. */
+static void count_outstanding(const struct virtq *q, const void *base, size_t stride, unsigned n,
+			      uint8_t *count)
+{
+	for (unsigned i = 0; i < q->size; i++) {
+		if (!q->in_flight[i])
+			continue;
+		uintptr_t off = (uintptr_t)q->token[i] - (uintptr_t)base;
+		if ((uintptr_t)q->token[i] >= (uintptr_t)base && off % stride == 0 && off / stride < n)
+			count[off / stride]++;
+	}
+}
+
+const char *vsock_dev_test_books(void)
+{
+	static uint8_t rx[BV_VSOCK_RX_BUFS], slot[BV_VSOCK_TX_PKTS], ev[BV_VSOCK_EVENT_BUFS];
+	static const struct vsock_rxbuf *held[BV_VSOCK_RX_BUFS + 1];
+	if (!vdev)
+		return NULL;
+	memset(rx, 0, sizeof(rx));
+	memset(slot, 0, sizeof(slot));
+	memset(ev, 0, sizeof(ev));
+	count_outstanding(&rxq, rxbufs, sizeof(rxbufs[0]), rx_total, rx);
+	unsigned nh = vsock_engine_test_rx_held(held, BV_VSOCK_RX_BUFS + 1);
+	if (nh > rx_total)
+		return "the engine holds more RX buffers than there are";
+	for (unsigned k = 0; k < nh; k++) {
+		uintptr_t off = (uintptr_t)held[k] - (uintptr_t)rxbufs;
+		if ((uintptr_t)held[k] < (uintptr_t)rxbufs || off % sizeof(rxbufs[0]) || off / sizeof(rxbufs[0]) >= rx_total)
+			return "the engine holds something that is not one of our RX buffers";
+		rx[off / sizeof(rxbufs[0])]++;
+	}
+	for (unsigned i = 0; i < rx_total; i++)
+		if (rx[i] != 1)
+			return rx[i] ? "an RX buffer is in two places" : "an RX buffer is lost";
+	count_outstanding(&txq, txslots, sizeof(txslots[0]), slot_total, slot);
+	for (unsigned k = 0; k < slot_nfree; k++)
+		slot[slot_free[k] - txslots]++;
+	for (unsigned i = 0; i < slot_total; i++)
+		if (slot[i] != 1)
+			return slot[i] ? "a TX slot is in two places" : "a TX slot is lost";
+	unsigned nev = BV_VSOCK_EVENT_BUFS < evq.size ? BV_VSOCK_EVENT_BUFS : evq.size;
+	count_outstanding(&evq, evbufs, sizeof(evbufs[0]), nev, ev);
+	for (unsigned i = 0; i < nev; i++)
+		if (ev[i] != 1)
+			return "an event buffer is not posted exactly once";
+	return vsock_engine_test_check();
+}
+
+const struct virtq *vsock_dev_test_queue(unsigned qi)
+{
+	return qi == VSOCK_VQ_RX ? &rxq : qi == VSOCK_VQ_TX ? &txq : &evq;
+}
+
 unsigned vsock_dev_test_tx_free(const void **out, unsigned max)
 {
-	for (unsigned i = 0; i < tx_nfree && i < max; i++)
-		out[i] = tx_free[i];
-	return tx_nfree;
+	for (unsigned i = 0; i < slot_nfree && i < max; i++)
+		out[i] = slot_free[i];
+	return slot_nfree;
 }
 #endif

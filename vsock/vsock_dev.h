@@ -29,7 +29,7 @@ struct vsock_dev_stats {
 	uint64_t ev_dropped;                 /* events too short or with an unknown id: ignored */
 	/* The buffer pools right now: all TX buffers are free and all RX
 	 * buffers posted whenever nothing is in flight. */
-	uint32_t tx_free, tx_total;          /* TX buffers off the ring / in all */
+	uint32_t tx_free, tx_total;          /* TX packet slots off the ring / in all */
 	uint32_t rx_posted, rx_total;        /* RX buffers on the ring / in all */
 };
 void vsock_dev_stats(struct vsock_dev_stats *out);
@@ -38,6 +38,12 @@ void vsock_dev_stats(struct vsock_dev_stats *out);
 /* Tests only: the TX buffers now free (not on the ring), up to max of them
  * copied to out; returns how many there are. */
 unsigned vsock_dev_test_tx_free(const void **out, unsigned max);
+/* Tests only: NULL if every RX buffer is posted or held by the engine (not
+ * both), every TX slot free or in flight, every event buffer posted, and
+ * the engine's TX buffers in order; else what is wrong. Valid at any time. */
+const char *vsock_dev_test_books(void);
+/* Tests only: the glue's queue qi (VSOCK_VQ_*), to compare with a device's view. */
+const struct virtq *vsock_dev_test_queue(unsigned qi);
 #endif
 
 #endif

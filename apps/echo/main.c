@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* echo: the vsock echo server. Listens on port 1234 (STREAM) and, when the
- * device offers SEQPACKET, on 1235 (SEQPACKET, message boundaries kept);
- * serves many connections at once, echoes every byte, and closes a
- * connection once its peer has half-closed and everything is echoed back.
+ * device offers SEQPACKET, on 1235 (SEQPACKET, message boundaries and record
+ * ends kept); serves many connections at once, echoes every byte, and closes
+ * a connection once its peer has half-closed and everything is echoed back.
+ * Data moves with vsock_splice: each byte is copied once, from the RX buffer
+ * the device wrote it to into the TX buffer it leaves from.
  * One summary line per connection; a pool line whenever the stack is idle
  * again, so tests can check nothing leaked. Never exits. */
 #include <stdio.h>
@@ -18,7 +20,6 @@
 
 #define ECHO_PORT       1234
 #define ECHO_SEQ_PORT   1235
-#define ECHO_BUF        BV_VSOCK_RXBUF_SIZE   /* holds any SEQPACKET message we can receive */
 #define ECHO_CONNS      BV_VSOCK_MAX_CONNS
 
 struct echo_conn {
@@ -26,9 +27,6 @@ struct echo_conn {
 	int type;
 	uint32_t peer_cid, peer_port;
 	uint64_t bytes;
-	uint32_t off, len;           /* pending bytes: buf[off .. off+len) */
-	uint32_t msg_flags;          /* SEQPACKET: VSOCK_MSG_EOR of the pending message */
-	uint8_t buf[ECHO_BUF];
 };
 
 static struct echo_conn conns[ECHO_CONNS];
@@ -58,35 +56,21 @@ static void echo_accept(int lh, int type)
 		c->h = h;
 		c->type = type;
 		c->bytes = 0;
-		c->off = c->len = 0;
 		nopen++;
 	}
 }
 
-/* Move one connection forward as far as it will go without waiting. */
+/* Move one connection forward as far as it will go without waiting. The
+ * received bytes go from their RX buffer straight into TX room (one copy),
+ * messages whole and with their record ends. */
 static int echo_serve(struct echo_conn *c)
 {
 	int moved = 0;
 
 	for (;;) {
-		if (c->len) {
-			int n = vsock_sendmsg(c->h, c->buf + c->off, c->len, c->msg_flags);
-			if (n == BV_EAGAIN)
-				return moved;
-			if (n < 0) {
-				echo_finish(c, bv_strerror(n));
-				return 1;
-			}
-			c->off += (uint32_t)n;
-			c->len -= (uint32_t)n;
-			c->bytes += (uint32_t)n;
-			moved = 1;
-			continue;
-		}
-		uint32_t flags;
-		int n = vsock_recvmsg(c->h, c->buf, sizeof(c->buf), &flags);
+		int n = vsock_splice(c->h, c->h, UINT32_MAX);
 		if (n == BV_EAGAIN)
-			return moved;
+			return moved;   /* nothing more now, or no send room yet */
 		if (n == 0) {
 			/* Peer half-closed and all its data is echoed: our close sends
 			 * SHUTDOWN after the queued bytes. */
@@ -97,9 +81,7 @@ static int echo_serve(struct echo_conn *c)
 			echo_finish(c, bv_strerror(n));
 			return 1;
 		}
-		c->off = 0;
-		c->len = (uint32_t)n;
-		c->msg_flags = flags & VSOCK_MSG_EOR;   /* keep record boundaries */
+		c->bytes += (uint32_t)n;
 		moved = 1;
 	}
 }
@@ -158,18 +140,19 @@ int main(void)
 			       (unsigned long long)resets, (unsigned long long)vsock_local_cid(), ECHO_PORT);
 		}
 		if (nopen || st.conns_in_use != baseline || vsock_engine_tx_pending() ||
-		    ds.tx_free != ds.tx_total) {
+		    ds.tx_free != ds.tx_total || st.tx_bufs_free != st.tx_bufs_total || st.rx_bufs_held) {
 			busy = 1;
 		} else if (busy) {
 			printf("echo: idle, conns_in_use %u (baseline %u), peak %u, refused %u, "
 			       "rst sent %u rcvd %u, malformed %u, bad used %llu, "
-			       "tx bufs free %u/%u, rx bufs posted %u/%u, transport resets %llu\n",
+			       "tx bufs free %u/%u, rx bufs posted %u/%u, transport resets %llu, "
+			       "tx slots free %u/%u\n",
 			       (unsigned)st.conns_in_use, (unsigned)baseline, (unsigned)st.conns_peak,
-			       (unsigned)st.conns_refused_full, (unsigned)st.rst_sent,
+			       (unsigned)(st.conns_refused_full + st.conns_refused_backlog), (unsigned)st.rst_sent,
 			       (unsigned)st.rst_rcvd, (unsigned)st.rx_dropped_malformed,
-			       (unsigned long long)ds.bad_used, (unsigned)ds.tx_free, (unsigned)ds.tx_total,
+			       (unsigned long long)ds.bad_used, (unsigned)st.tx_bufs_free, (unsigned)st.tx_bufs_total,
 			       (unsigned)ds.rx_posted, (unsigned)ds.rx_total,
-			       (unsigned long long)ds.transport_resets);
+			       (unsigned long long)ds.transport_resets, (unsigned)ds.tx_free, (unsigned)ds.tx_total);
 			busy = 0;
 		}
 		if (!work)

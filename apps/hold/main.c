@@ -45,9 +45,6 @@ struct hconn {
 	enum role role;
 	int type;
 	int said;              /* R_DIAL: greeting queued */
-	uint32_t off, len;     /* R_ECHO: pending bytes in buf */
-	uint32_t eor;          /* R_ECHO: the pending message ends a record */
-	uint8_t buf[BV_VSOCK_RXBUF_SIZE];
 };
 
 /* As tests/conformance/guest_linux.py's listen(): Linux takes one more
@@ -56,7 +53,6 @@ struct hconn {
 
 static int lh[NLPORTS];
 static struct hconn conns[BV_VSOCK_MAX_CONNS];
-static uint8_t scratch[BV_VSOCK_RXBUF_SIZE];
 
 static struct hconn *slot(void)
 {
@@ -135,55 +131,41 @@ static void accept_on(unsigned i)
 			c->h = h;
 			c->role = lports[i].role;
 			c->type = lports[i].type;
-			c->off = c->len = 0;
 		}
 	}
 }
 
-/* Read everything there is; 1 if something happened. */
+/* Read everything there is, where it lies; 1 if something happened. */
 static int sink(struct hconn *c)
 {
 	int moved = 0;
 	for (;;) {
-		int n = vsock_recv(c->h, scratch, sizeof(scratch));
+		const void *p;
+		uint32_t flags;
+		int n = vsock_recv_borrow(c->h, &p, &flags);
 		if (n == BV_EAGAIN)
 			return moved;
-		if (n <= 0) {
-			drop(c);
+		if (n < 0 || (n == 0 && !(flags & VSOCK_MSG_EOM))) {
+			drop(c);   /* peer done (0) or failed */
 			return 1;
 		}
+		vsock_recv_release(c->h, (uint32_t)n);
 		moved = 1;
 	}
 }
 
+/* Messages whole, with their record ends, as the Linux echo's recvmsg/sendmsg. */
 static int echo(struct hconn *c)
 {
 	int moved = 0;
 	for (;;) {
-		if (c->len) {
-			int n = vsock_sendmsg(c->h, c->buf + c->off, c->len, c->eor);
-			if (n == BV_EAGAIN)
-				return moved;
-			if (n < 0) {
-				drop(c);
-				return 1;
-			}
-			c->off += (uint32_t)n;
-			c->len -= (uint32_t)n;
-			moved = 1;
-			continue;
-		}
-		uint32_t flags;
-		int n = vsock_recvmsg(c->h, c->buf, sizeof(c->buf), &flags);
+		int n = vsock_splice(c->h, c->h, UINT32_MAX);
 		if (n == BV_EAGAIN)
 			return moved;
 		if (n <= 0) {
 			drop(c);   /* peer done (0) or failed: close as the Linux echo does */
 			return 1;
 		}
-		c->off = 0;
-		c->len = (uint32_t)n;
-		c->eor = flags & VSOCK_MSG_EOR;   /* record ends kept, as the Linux echo's sendmsg */
 		moved = 1;
 	}
 }

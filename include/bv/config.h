@@ -46,27 +46,30 @@
 #ifndef BV_VSOCK_BACKLOG
 #define BV_VSOCK_BACKLOG 16
 #endif
-/* Receive buffer per connection: this is the buf_alloc we advertise. */
-#ifndef BV_VSOCK_RXBUF_SIZE
-#define BV_VSOCK_RXBUF_SIZE 16384
+/* The receive window of each connection: the buf_alloc we advertise, and
+ * the most unread data one connection may hold (Linux: 256 KiB). */
+#ifndef BV_VSOCK_BUF_ALLOC
+#define BV_VSOCK_BUF_ALLOC 262144
 #endif
-/* Send buffer per connection: bytes accepted by send() but not yet on the ring. */
-#ifndef BV_VSOCK_TXBUF_SIZE
-#define BV_VSOCK_TXBUF_SIZE 16384
+/* Payload bytes per posted RX buffer (plus the 44-byte header): the largest
+ * packet the device may deliver (at most 64 KiB). Received data stays in
+ * these until read; a small packet is copied onto the end of the one before. */
+#ifndef BV_VSOCK_RX_BUF_SIZE
+#define BV_VSOCK_RX_BUF_SIZE 65536
 #endif
-/* Payload bytes per posted RX buffer (plus the 44-byte header). */
-#ifndef BV_VSOCK_RX_PKT_SIZE
-#define BV_VSOCK_RX_PKT_SIZE 4096
-#endif
-/* Payload bytes per TX packet. */
-#ifndef BV_VSOCK_TX_PKT_SIZE
-#define BV_VSOCK_TX_PKT_SIZE 4096
-#endif
-/* Receive buffers kept posted on the RX queue (capped by the queue size). */
+/* RX buffers, shared by all connections. One connection filling its window
+ * holds up to 2 * BUF_ALLOC / RX_BUF_SIZE + 1 of them; if more connections
+ * than fit stop reading at once, the device waits for buffers until one
+ * reads or closes. Must exceed that per-connection worst case (checked). */
 #ifndef BV_VSOCK_RX_BUFS
-#define BV_VSOCK_RX_BUFS 64
+#define BV_VSOCK_RX_BUFS 32
 #endif
-/* Transmit buffers: packets on the TX queue at once (capped by the queue size). */
+/* Payload bytes per TX buffer = the largest packet we send (at most 64 KiB,
+ * Linux's limit; 16384 for hosts that want smaller packets). */
+#ifndef BV_VSOCK_TX_BUF_SIZE
+#define BV_VSOCK_TX_BUF_SIZE 65536
+#endif
+/* TX buffers, shared by all connections: data written and not yet sent. */
 #ifndef BV_VSOCK_TX_BUFS
 #define BV_VSOCK_TX_BUFS 32
 #endif
@@ -74,9 +77,27 @@
 #ifndef BV_VSOCK_EVENT_BUFS
 #define BV_VSOCK_EVENT_BUFS 4
 #endif
+/* TX buffers one connection may fill (its send buffer), so a peer that
+ * stops reading cannot take the pool from the others. */
+#ifndef BV_VSOCK_CONN_TX_BUFS
+#define BV_VSOCK_CONN_TX_BUFS 4
+#endif
+/* Packets on the TX queue at once (each a header slot; capped by the queue). */
+#ifndef BV_VSOCK_TX_PKTS
+#define BV_VSOCK_TX_PKTS 64
+#endif
+/* SEQPACKET messages one connection may have received and not read. */
+#ifndef BV_VSOCK_SEQ_MSGS
+#define BV_VSOCK_SEQ_MSGS 64
+#endif
 /* Most RX packets one vsock_poll() hands to the engine: bounds one call's work. */
 #ifndef BV_VSOCK_POLL_BUDGET
 #define BV_VSOCK_POLL_BUDGET 32
+#endif
+/* Milliseconds between CREDIT_REQUESTs while data waits on zero credit
+ * (the first goes at once; Linux sends none and waits for the peer). */
+#ifndef BV_VSOCK_CREDIT_RETRY_MS
+#define BV_VSOCK_CREDIT_RETRY_MS 4000
 #endif
 /* Milliseconds before an unanswered REQUEST gives up. */
 #ifndef BV_VSOCK_CONNECT_TIMEOUT_MS

@@ -20,9 +20,29 @@ _CREDIT_REQUEST = (
     'er sends one and waits for the host to volunteer a CREDIT_UPDATE. The spec allows the request, it ca'
     "rries the same fwd_cnt Linux's packets carry, it never sends a payload byte beyond the credit (no OV"
     'ER-CREDIT in either column), and it is the only way to get going again with a host that never volunt'
-    'eers credit (vhost-device-vsock). At least as safe: one extra control packet.')
+    'eers credit (vhost-device-vsock). While the credit stays zero it asks again every BV_VSOCK_CREDIT_RET'
+    'RY_MS (4 s, longer than any wait here), so a host that answers a request with no credit yet and the'
+    'n never volunteers cannot leave the connection stuck. At least as safe: one extra control packet.')
+
+_DST_CID = (
+    "barevsock answers only packets addressed to its own CID (dst_cid); Linux matches flows by port and "
+    "ignores dst_cid (virtio_transport_recv_pkt), answering from its current CID. A device routes to a "
+    "guest only what is addressed to it (vhost_vsock delivers by guest CID), so a packet to another CID is "
+    "misrouted or stale (the old CID after a migration): answering it would speak for a CID that is not "
+    "ours. The case that matters, a host connecting to the new CID right after TRANSPORT_RESET, is "
+    "answered: the event queue is taken before RX, and a packet for another CID first drains the event "
+    "queue (cid_change_request_at_once). At least as safe: stricter, never an answer Linux would not give "
+    "to a well-routed packet.")
 
 DELIBERATE = {
+    'dst_cid_wrong': {
+        "reason": _DST_CID,
+        "barevsock": ['-'],
+    },
+    'request_to_old_cid': {
+        "reason": _DST_CID,
+        "barevsock": ['-', '-'],
+    },
     'credit_zero_window': {
         "reason": _CREDIT_REQUEST + " Here it also stands where Linux volunteers a CREDIT_UPDATE after its reader drained the 100 bytes: the host learns fwd=all from either.",
         "barevsock": [
@@ -90,14 +110,7 @@ DELIBERATE = {
     },
 }
 
-KNOWN_BUGS = {
-    'dst_cid_wrong':
-        "open finding F4, not in issue 11's list: barevsock drops packets whose dst_cid is not its CID; "
-        "Linux ignores dst_cid (fix, or move to DELIBERATE with a reason)",
-    'request_to_old_cid':
-        "open finding F4: after a CID change barevsock drops a REQUEST to the old CID, Linux answers from the "
-        "new one",
-}
+KNOWN_BUGS = {}
 
 
 def steps_of(rec):

@@ -20,7 +20,7 @@ uintptr_t fv_dma_hi(void) { return ((uintptr_t)_end + FV_LINE - 1) & ~(uintptr_t
 
 /* ================================================================ RAM model */
 
-#define RAM_LINES (1u << 15)
+#define RAM_LINES (1u << 17)   /* 8 MiB of lines: the vsock pools are a few MiB */
 static struct ram_line {
 	uintptr_t tag;              /* CPU address of the line; 0 = free */
 	uint8_t data[FV_LINE];

@@ -36,8 +36,8 @@ static unsigned long checks;
 
 #define HOST      2u
 #define GUEST_CID 3u
-#define RXPKT     (VSOCK_HDR_SIZE + BV_VSOCK_RX_PKT_SIZE)   /* one posted RX buffer */
-#define TXPKT     (VSOCK_HDR_SIZE + BV_VSOCK_TX_PKT_SIZE)
+#define RXPKT     VSOCK_RXBUF_BYTES                          /* one posted RX buffer */
+#define TXPKT     (VSOCK_HDR_SIZE + BV_VSOCK_TX_BUF_SIZE)     /* the largest TX chain */
 #define ECHO_PORT 1234u    /* the app echoes connections to this port */
 #define HOLD_PORT 1300u    /* the app accepts these and leaves them to the test */
 
@@ -413,7 +413,7 @@ static int flow_pkt(struct flow *f, uint16_t op, uint32_t flags, const void *dat
 /* The next n bytes of our data stream (n <= one RX buffer). */
 static const uint8_t *flow_data(const struct flow *f, uint32_t n)
 {
-	static uint8_t b[BV_VSOCK_RX_PKT_SIZE];
+	static uint8_t b[BV_VSOCK_RX_BUF_SIZE];
 	for (uint32_t i = 0; i < n && i < sizeof(b); i++)
 		b[i] = pat(f->seed, f->out_off + i);
 	return b;
@@ -454,7 +454,7 @@ static void peer_input(const struct vsock_hdr *h, const uint8_t *data, uint32_t 
 	}
 	f->n_op[h->op & 7]++;
 	if (h->op != VSOCK_OP_RST) {
-		CHECK(h->buf_alloc == BV_VSOCK_RXBUF_SIZE);
+		CHECK(h->buf_alloc == BV_VSOCK_BUF_ALLOC);
 		f->g_buf_alloc = h->buf_alloc;
 		f->g_fwd_cnt = h->fwd_cnt;
 	}
@@ -500,16 +500,23 @@ static void dev_tx(void)
 	unsigned n = fq_pull(f);
 	for (unsigned k = f->nheld - n; k < f->nheld; k++) {
 		const struct virtq_desc *d = &f->q->desc[f->held[k]];
-		/* one device-readable descriptor: header and payload */
-		CHECK(d->flags == 0);
-		CHECK(d->len >= VSOCK_HDR_SIZE && d->len <= TXPKT);
-		if (d->len < VSOCK_HDR_SIZE || d->len > TXPKT)
+		/* the header alone, device-readable, then (if there is payload)
+		 * one device-readable descriptor with all of it */
+		CHECK(d->len == VSOCK_HDR_SIZE && !(d->flags & VIRTQ_DESC_F_WRITE));
+		if (d->len != VSOCK_HDR_SIZE)
 			continue;
 		struct vsock_hdr h;
-		const uint8_t *p = (const uint8_t *)(uintptr_t)d->addr;
-		memcpy(&h, p, sizeof(h));
-		CHECK(h.len == d->len - VSOCK_HDR_SIZE);
-		peer_input(&h, p + VSOCK_HDR_SIZE, d->len - VSOCK_HDR_SIZE);
+		memcpy(&h, (const void *)(uintptr_t)d->addr, sizeof(h));
+		const uint8_t *p = NULL;
+		uint32_t plen = 0;
+		if (d->flags & VIRTQ_DESC_F_NEXT) {
+			const struct virtq_desc *dd = &f->q->desc[d->next];
+			CHECK(dd->flags == 0 && dd->len > 0 && dd->len <= TXPKT - VSOCK_HDR_SIZE);
+			p = (const uint8_t *)(uintptr_t)dd->addr;
+			plen = dd->len;
+		}
+		CHECK(h.len == plen);
+		peer_input(&h, p, plen);
 	}
 	if (!tx_hold)
 		while (f->nheld)
@@ -532,11 +539,11 @@ static void dev_step(void)
  * right after vsock_poll(), which reaps every TX completion. */
 static void check_tx_books(void)
 {
-	const void *fl[BV_VSOCK_TX_BUFS + 1];
-	unsigned n = vsock_dev_test_tx_free(fl, BV_VSOCK_TX_BUFS + 1);
-	CHECK(n <= BV_VSOCK_TX_BUFS);
-	if (n > BV_VSOCK_TX_BUFS)
-		n = BV_VSOCK_TX_BUFS;
+	const void *fl[BV_VSOCK_TX_PKTS + 1];
+	unsigned n = vsock_dev_test_tx_free(fl, BV_VSOCK_TX_PKTS + 1);
+	CHECK(n <= BV_VSOCK_TX_PKTS);
+	if (n > BV_VSOCK_TX_PKTS)
+		n = BV_VSOCK_TX_PKTS;
 	struct fq *f = TXQ;
 	unsigned unpulled = (uint16_t)(f->q->avail->idx - f->last_avail);
 	CHECK_EQ(n + f->nheld + unpulled, tx_total);
@@ -550,7 +557,10 @@ static void check_tx_books(void)
 
 /* ================================================================ the guest app */
 
-enum { MODE_ECHO = 1, MODE_HOLD = 2 };
+/* Echo connections from odd host ports use the zero-copy calls (as
+ * apps/echo does), from even ones the copying calls: every scenario below
+ * runs both paths against the same hostile device. */
+enum { MODE_ECHO = 1, MODE_HOLD = 2, MODE_ZC = 3 };
 struct app {
 	int h;                      /* -1: free slot */
 	int mode;
@@ -578,7 +588,7 @@ static void app_accept(int lh, int mode)
 		if (h < 0)
 			return;
 		a->h = h;
-		a->mode = mode;
+		a->mode = mode == MODE_ECHO && (a->peer_port & 1) ? MODE_ZC : mode;
 		a->off = a->len = 0;
 	}
 }
@@ -618,6 +628,33 @@ static void app_echo(struct app *a)
 	}
 }
 
+/* Borrowed bytes straight into reserved TX room: one copy. */
+static void app_echo_zc(struct app *a)
+{
+	for (;;) {
+		const void *p;
+		int n = vsock_recv_borrow(a->h, &p, NULL);
+		if (n == BV_EAGAIN)
+			return;
+		if (n <= 0) {
+			app_finish(a, n);
+			return;
+		}
+		void *d;
+		int room = vsock_send_reserve(a->h, 1, &d);
+		if (room == BV_EAGAIN)
+			return;   /* the bytes wait where the device put them */
+		if (room < 0) {
+			app_finish(a, room);
+			return;
+		}
+		uint32_t m = min32((uint32_t)n, (uint32_t)room);
+		memcpy(d, p, m);
+		CHECK_EQ(vsock_send_commit(a->h, m, 0), m);
+		CHECK_EQ(vsock_recv_release(a->h, m), 0);
+	}
+}
+
 static void app_step(void)
 {
 	if (lh_echo >= 0)
@@ -627,6 +664,8 @@ static void app_step(void)
 	for (int i = 0; i < BV_VSOCK_MAX_CONNS; i++)
 		if (apps[i].h >= 0 && apps[i].mode == MODE_ECHO)
 			app_echo(&apps[i]);
+		else if (apps[i].h >= 0 && apps[i].mode == MODE_ZC)
+			app_echo_zc(&apps[i]);
 }
 
 static int app_handle(uint32_t peer_port)
@@ -651,7 +690,7 @@ static int app_ended(uint32_t peer_port, int *err)
 /* The app writes n bytes of pat(seed) on a connection it holds. */
 static int app_send_pattern(int h, uint32_t seed, uint64_t *off, uint32_t n)
 {
-	static uint8_t b[BV_VSOCK_TXBUF_SIZE];
+	static uint8_t b[(BV_VSOCK_CONN_TX_BUFS * BV_VSOCK_TX_BUF_SIZE)];
 	n = min32(n, sizeof(b));
 	for (uint32_t i = 0; i < n; i++)
 		b[i] = pat(seed, *off + i);
@@ -667,6 +706,11 @@ static void step(void)
 {
 	vsock_poll();
 	check_tx_books();
+	const char *why = vsock_dev_test_books();
+	if (why) {
+		printf("FAIL %s:%d: buffers: %s\n", __FILE__, __LINE__, why);
+		failures++;
+	}
 	app_step();
 	dev_step();
 	fake_us += 1000;
@@ -708,7 +752,7 @@ static void check_rx_ring(unsigned want, int line)
 static void prime(struct flow *f, uint32_t n)
 {
 	while (n) {
-		uint32_t c = min32(min32(n, flow_credit(f)), BV_VSOCK_RX_PKT_SIZE);
+		uint32_t c = min32(min32(n, flow_credit(f)), BV_VSOCK_RX_BUF_SIZE);
 		if (!c || flow_send(f, c) < 0)
 			return;
 		n -= c;
@@ -723,7 +767,7 @@ static void echo_line(struct flow *f, uint32_t n, int line)
 	int r;
 	for (r = 0; r < 20000 && f->in_off < target; r++) {
 		while (f->out_off < target) {
-			uint32_t c = min32(min32(flow_credit(f), BV_VSOCK_RX_PKT_SIZE),
+			uint32_t c = min32(min32(flow_credit(f), BV_VSOCK_RX_BUF_SIZE),
 					   (uint32_t)(target - f->out_off));
 			if (!c || flow_send(f, c) < 0)
 				break;
@@ -848,7 +892,7 @@ static void setup(unsigned rxmax, unsigned txmax, unsigned evmax)
 	CHECK(vsock_local_cid() == GUEST_CID);
 	CHECK_EQ(RXQ->q->size, pow2_size(rxmax));
 	rx_total = min32(BV_VSOCK_RX_BUFS, RXQ->q->size);
-	tx_total = min32(BV_VSOCK_TX_BUFS, TXQ->q->size);
+	tx_total = min32(BV_VSOCK_TX_PKTS, TXQ->q->size / 2u);   /* two descriptors a packet */
 	ev_total = min32(4, EVQ->q->size);
 	/* stocked and kicked before anything happened */
 	CHECK(RXQ->notifies >= 1 && EVQ->notifies >= 1);
@@ -900,7 +944,7 @@ static void test_baseline(void)
 	flow_init(&b, 5001, ECHO_PORT, 12);
 	int ha = flow_open(&a);
 	CHECK(vsock_events(ha) & VSOCK_EV_CONNECTED);
-	CHECK(a.g_buf_alloc == BV_VSOCK_RXBUF_SIZE);
+	CHECK(a.g_buf_alloc == BV_VSOCK_BUF_ALLOC);
 	flow_open(&b);
 	ECHO(&a, 1);
 	ECHO(&a, 200000);
@@ -925,7 +969,7 @@ static void test_small_queues(void)
 {
 	setup(16, 8, 2);
 	CHECK_EQ(rx_total, 16);
-	CHECK_EQ(tx_total, 8);
+	CHECK_EQ(tx_total, 4);   /* two descriptors a packet */
 	CHECK_EQ(ev_total, 2);
 	snap();
 	struct flow a, b;
@@ -949,7 +993,7 @@ static void test_rx_bad_used(void)
 {
 	setup(256, 256, 8);
 	struct flow a;
-	flow_init(&a, 5020, ECHO_PORT, 31);
+	flow_init(&a, 5021, ECHO_PORT, 31);
 	flow_open(&a);
 	ECHO(&a, 20000);
 	CHECK_RX_RING(rx_total);
@@ -1083,12 +1127,12 @@ static void test_used_idx_jump(void)
 {
 	setup(256, 256, 8);
 	struct flow a;
-	flow_init(&a, 5060, ECHO_PORT, 71);
+	flow_init(&a, 5061, ECHO_PORT, 71);
 	flow_open(&a);
 	ECHO(&a, 100000);
 	CHECK_RX_RING(rx_total);
 	unsigned long g0 = rx_good;
-	prime(&a, 6000);
+	prime(&a, BV_VSOCK_RX_BUF_SIZE + 6000);
 	const uint64_t primed = rx_good - g0;
 	CHECK(primed >= 2);
 	snap();
@@ -1131,7 +1175,7 @@ static void test_rx_bad_headers(void)
 	int ha = flow_open(&a);
 	int hb = flow_open(&b);
 	ECHO(&a, 10000);
-	static uint8_t junk[BV_VSOCK_RX_PKT_SIZE];
+	static uint8_t junk[BV_VSOCK_RX_BUF_SIZE];
 	memset(junk, 0xEE, sizeof(junk));
 	struct vsock_hdr h;
 	unsigned rst_a = a.n_op[VSOCK_OP_RST];
@@ -1171,9 +1215,9 @@ static void test_rx_bad_headers(void)
 	rx_raw(&h, NULL, 0, VSOCK_HDR_SIZE);
 	/* ... beyond 64 KiB, and all ones */
 	h.len = VSOCK_MAX_PKT_PAYLOAD + 1;
-	rx_raw(&h, junk, BV_VSOCK_RX_PKT_SIZE, RXPKT);
+	rx_raw(&h, junk, BV_VSOCK_RX_BUF_SIZE, RXPKT);
 	h.len = 0xFFFFFFFFu;
-	rx_raw(&h, junk, BV_VSOCK_RX_PKT_SIZE, RXPKT);
+	rx_raw(&h, junk, BV_VSOCK_RX_BUF_SIZE, RXPKT);
 	settle();
 	EXPECT("hdr.len beyond the buffer", .malformed = 4);
 	ECHO(&a, 8000);
@@ -1246,7 +1290,7 @@ static void test_rx_bad_headers(void)
 	run(5);
 	CHECK_EQ(b.rx_cnt, 4096);
 	/* half the counter space ahead with buf_alloc all ones: 2^31 - 1 of
-	 * credit, which only lets out what is queued, in packet-sized pieces */
+	 * credit, which only lets out what is queued */
 	h.buf_alloc = 0xFFFFFFFFu;
 	h.fwd_cnt = b.rx_cnt + 0x80000000u;
 	CHECK(rx_raw(&h, NULL, 0, VSOCK_HDR_SIZE) >= 0);
@@ -1262,14 +1306,19 @@ static void test_rx_bad_headers(void)
 	CHECK(vsock_error(hb) == 0);
 	ECHO(&a, 9000);
 
-	/* C: the app does not read; 16 KiB fill exactly the space the guest
-	 * holds, one byte more overflows it: C is reset (ENOBUFS) */
+	/* C: the app does not read; a window of 4 KiB packets fills exactly
+	 * the space the guest holds (they share RX buffers), one byte more
+	 * overflows it: C is reset (ENOBUFS) */
 	flow_init(&c, 5032, HOLD_PORT, 43);
 	int hc = flow_open(&c);
 	prime(&a, 5000);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < BV_VSOCK_BUF_ALLOC / 4096; i++) {
 		CHECK(flow_send(&c, 4096) >= 0);
+		if (i % 8 == 7)
+			run(1);
+	}
 	run(3);
+	CHECK(estats().rx_bufs_held <= 2 * BV_VSOCK_BUF_ALLOC / BV_VSOCK_RX_BUF_SIZE + 1);
 	CHECK_EQ(flow_credit(&c), 0);
 	CHECK(vsock_error(hc) == 0);
 	snap();
@@ -1280,9 +1329,9 @@ static void test_rx_bad_headers(void)
 	CHECK(c.n_op[VSOCK_OP_RST] == 1 && !c.est);
 	CHECK_EQ(vsock_error(hc), BV_ENOBUFS);
 	/* what fitted stays readable, then the error */
-	static uint8_t rb[BV_VSOCK_RXBUF_SIZE];
-	CHECK_EQ(vsock_recv(hc, rb, sizeof(rb)), 16384);
-	for (uint32_t i = 0; i < 16384; i++)
+	static uint8_t rb[BV_VSOCK_BUF_ALLOC];
+	CHECK_EQ(vsock_recv(hc, rb, sizeof(rb)), BV_VSOCK_BUF_ALLOC);
+	for (uint32_t i = 0; i < BV_VSOCK_BUF_ALLOC; i++)
 		if (rb[i] != pat(c.seed, i)) {
 			CHECK(!"C's data before the reset");
 			break;
@@ -1389,7 +1438,7 @@ static void test_tx_forged(void)
 
 	/* the device sits on TX for a while */
 	tx_hold = 1;
-	prime(&a, 16384);
+	prime(&a, 4 * BV_VSOCK_RX_BUF_SIZE);
 	run(4);
 	CHECK(tx->nheld >= 4);
 	uint64_t bufs0 = dstats().tx_bufs;
@@ -1457,7 +1506,7 @@ static void test_mixed(void)
 		flow_init(&f[i], 7000 + (uint32_t)i, ECHO_PORT, 100 + (uint32_t)i);
 		flow_open(&f[i]);
 	}
-	static uint8_t junk[BV_VSOCK_RX_PKT_SIZE];
+	static uint8_t junk[BV_VSOCK_RX_BUF_SIZE];
 	memset(junk, 0x5A, sizeof(junk));
 	struct want w = { 0 };
 	uint32_t x = 12345;
@@ -1467,7 +1516,7 @@ static void test_mixed(void)
 		x ^= x >> 17;
 		x ^= x << 5;
 		struct flow *fl = &f[x % NF];
-		uint32_t n = 1 + (x >> 8) % BV_VSOCK_RX_PKT_SIZE;
+		uint32_t n = 1 + (x >> 8) % BV_VSOCK_RX_BUF_SIZE;
 		n = min32(n, flow_credit(fl));
 		if (n)
 			flow_send(fl, n);

@@ -3,8 +3,12 @@
 # peer), native with ASan/UBSan and the engine's test hooks.
 UNIT_TESTS += $(HOSTBUILD)/test_vsock_engine
 
-$(HOSTBUILD)/test_vsock_engine: tests/unit/test_vsock_engine.c vsock/vsock_engine.c vsock/vsock_engine.h \
-		vsock/vsock.h vsock/vsock_wire.h include/bv/config.h include/bv/err.h
+# The engine and socket API: the vsock sources without the device glue.
+VSOCK_CORE_SRCS := $(filter-out vsock/vsock_dev.c,$(BAREVSOCK_VSOCK_FILES))
+VSOCK_CORE_HDRS := vsock/vsock_engine.h vsock/vsock_conn.h vsock/vsock_buf.h vsock/vsock.h \
+	vsock/vsock_wire.h include/bv/config.h include/bv/err.h
+
+$(HOSTBUILD)/test_vsock_engine: tests/unit/test_vsock_engine.c $(VSOCK_CORE_SRCS) $(VSOCK_CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(msg) HOSTCC $@
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DBV_VSOCK_TEST_HOOKS -o $@ $< vsock/vsock_engine.c
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DBV_VSOCK_TEST_HOOKS -o $@ $< $(VSOCK_CORE_SRCS)

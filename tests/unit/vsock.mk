@@ -3,8 +3,8 @@
 # peer), native with ASan/UBSan and the engine's test hooks.
 UNIT_TESTS += $(HOSTBUILD)/test_vsock_engine
 
-# The engine and socket API: the vsock sources without the device glue.
-VSOCK_CORE_SRCS := $(filter-out vsock/vsock_dev.c,$(BAREVSOCK_VSOCK_FILES))
+# The engine and socket API: no device glue, nothing on top.
+VSOCK_CORE_SRCS := vsock/vsock_engine.c vsock/vsock_socket.c
 VSOCK_CORE_HDRS := vsock/vsock_engine.h vsock/vsock_conn.h vsock/vsock_buf.h vsock/vsock.h \
 	vsock/vsock_wire.h include/bv/config.h include/bv/err.h
 

@@ -62,6 +62,26 @@ uint64_t bv_port_now_us(void) { return clock_us; }
 static struct fv_chain held[3][HELD];
 static unsigned nheld[3];
 
+/* Publish a used entry, unless the ring already holds a full ring's worth the
+ * guest has not read: a device that writes past that overwrites its own
+ * completions (the guest never sees them, and no driver can get them back),
+ * which is the device losing buffers, not the guest. */
+static int push(unsigned qi, uint16_t head, uint32_t len)
+{
+	const struct virtq *q = vsock_dev_test_queue(qi);
+	if ((uint16_t)(*(volatile uint16_t *)&q->used->idx - q->last_used) >= q->size)
+		return 0;
+	fv_push(&dev, qi, head, len);
+	return 1;
+}
+
+/* Complete a chain the device took; if the ring has no room, keep holding it. */
+static void complete(unsigned qi, const struct fv_chain *c, uint32_t len)
+{
+	if (!push(qi, c->head, len) && nheld[qi] < HELD)
+		held[qi][nheld[qi]++] = *c;
+}
+
 static void take_all(unsigned qi)
 {
 	while (nheld[qi] < HELD && fv_pop(&dev, qi, &held[qi][nheld[qi]]))
@@ -118,7 +138,7 @@ static void dev_rx(void)
 	case 3: used = 0xFFFFFFFFu; break;
 	default: used = VSOCK_HDR_SIZE + plen; break;          /* what it wrote */
 	}
-	fv_push(&dev, VSOCK_VQ_RX, c->head, used);
+	complete(VSOCK_VQ_RX, c, used);
 }
 
 static void dev_tx(void)
@@ -136,9 +156,9 @@ static void dev_tx(void)
 		ASSERT(h.len == c->readable - VSOCK_HDR_SIZE, "hdr.len %u, chain carries %u", h.len,
 		       c->readable - VSOCK_HDR_SIZE);
 		ASSERT(h.op >= VSOCK_OP_REQUEST && h.op <= VSOCK_OP_CREDIT_REQUEST, "emitted op %u", h.op);
-		fv_push(&dev, VSOCK_VQ_TX, c->head, mode & 1 ? rd32() : 0);   /* any len: means nothing */
+		complete(VSOCK_VQ_TX, c, mode & 1 ? rd32() : 0);   /* any len: means nothing */
 		if (mode & 2)
-			fv_push(&dev, VSOCK_VQ_TX, c->head, 0);                /* and a second time */
+			push(VSOCK_VQ_TX, c->head, 0);                /* and a second time */
 	}
 }
 
@@ -154,13 +174,13 @@ static void dev_event(void)
 		uint64_t cid = GUEST_CID + (mode >> 4);
 		fv_set_config(&dev, 0, &cid, sizeof(cid));
 	}
-	fv_push(&dev, VSOCK_VQ_EVENT, c->head, (mode & 4) ? rd8() : 4);
+	complete(VSOCK_VQ_EVENT, c, (mode & 4) ? rd8() : 4);
 }
 
 static void dev_forge(void)
 {
 	uint8_t qi = rd8() % 3;
-	fv_push(&dev, qi, rd16(), rd32());
+	push(qi, rd16(), rd32());
 }
 
 /* ---- the app ---- */
@@ -315,10 +335,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int round = 0; round < 64; round++) {
 		for (unsigned qi = 0; qi < 3; qi++) {
 			take_all(qi);
-			while (nheld[qi]) {
-				struct fv_chain *h = &held[qi][--nheld[qi]];
-				fv_push(&dev, qi, h->head, 0);   /* RX: nothing written, dropped as short */
-			}
+			while (nheld[qi] && push(qi, held[qi][nheld[qi] - 1].head, 0))   /* RX: nothing written, dropped as short */
+				nheld[qi]--;
 		}
 		clock_us += 1000000;
 		vsock_poll();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* mem* and str* for the UEFI builds (x86_64, aarch64, 32-bit Arm), in plain
- * C: the headers are libc-glue/x86_64/include's, the formatter its printf.c.
+/* mem* copies for the UEFI builds (x86_64, aarch64, 32-bit Arm), in plain
+ * C: the headers are libc-glue/x86_64/include's, the formatter its printf.c,
+ * the comparisons and str* libc-glue/str.c.
  * Copies move a word at a time when both pointers allow it, which matters
  * under TCG where every byte is several host instructions. Plus the 32-bit
  * Arm Windows-ABI 64-bit division helpers clang calls (__rt_udiv64,
@@ -55,100 +56,6 @@ void *memset(void *dst, int c, size_t n)
 	while (n--)
 		*d++ = (unsigned char)c;
 	return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-	const unsigned char *x = a, *y = b;
-
-	for (; n; n--, x++, y++)
-		if (*x != *y)
-			return *x - *y;
-	return 0;
-}
-
-void *memchr(const void *s, int c, size_t n)
-{
-	const unsigned char *p = s;
-
-	for (; n; n--, p++)
-		if (*p == (unsigned char)c)
-			return (void *)p;
-	return NULL;
-}
-
-size_t strlen(const char *s)
-{
-	size_t n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
-int strcmp(const char *a, const char *b)
-{
-	for (; *a && *a == *b; a++, b++)
-		;
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
-int strncmp(const char *a, const char *b, size_t n)
-{
-	for (; n && *a && *a == *b; n--, a++, b++)
-		;
-	return n ? (unsigned char)*a - (unsigned char)*b : 0;
-}
-
-char *strchr(const char *s, int c)
-{
-	for (;; s++) {
-		if (*s == (char)c)
-			return (char *)s;
-		if (!*s)
-			return NULL;
-	}
-}
-
-char *strstr(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	for (; *hay; hay++)
-		if (strncmp(hay, needle, n) == 0)
-			return (char *)hay;
-	return n ? NULL : (char *)hay;
-}
-
-unsigned long strtoul(const char *s, char **end, int base)
-{
-	unsigned long v = 0;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if ((base == 0 || base == 16) && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		s += 2;
-		base = 16;
-	} else if (base == 0) {
-		base = s[0] == '0' ? 8 : 10;
-	}
-	for (;; s++) {
-		int d;
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'z')
-			d = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'Z')
-			d = *s - 'A' + 10;
-		else
-			break;
-		if (d >= base)
-			break;
-		v = v * (unsigned long)base + (unsigned long)d;
-	}
-	if (end)
-		*end = (char *)s;
-	return v;
 }
 
 #if defined(__arm__)

@@ -34,7 +34,7 @@ UEFI_LDFLAGS := -nostdlib -fuse-ld=lld-link -Wl,-entry:efi_main -Wl,-subsystem:e
 # libc, the device-tree reader for ArmVirtQemu's table), then the library as
 # Filelists.mk lists it. Not the -kernel images' arch/ or discover/ scan.
 UEFI_PLAT_SRCS := uefi/entry.c uefi/image.c uefi/console.c uefi/clock.c uefi/dma.c \
-	uefi/pci.c uefi/mmio.c uefi/discover.c uefi/libc.c \
+	uefi/pci.c uefi/mmio.c uefi/discover.c uefi/libc.c libc-glue/str.c \
 	libc-glue/x86_64/printf.c arch/common/panic.c discover/fdt.c
 UEFI_LIB_SRCS := $(BAREVSOCK_LIB_FILES)
 
@@ -50,7 +50,7 @@ $$(UB_$(1))/%.c.o: %.c uefi/uefi.mk
 	@mkdir -p $$(dir $$@)
 	$$(msg) CC $$@
 	$$(Q)$$(UEFI_CC) --target=$$(UEFI_TARGET_$(1)) $$(UEFI_CPU_$(1)) $$(UEFI_CFLAGS) -Iarch/$(1)/include \
-		$$(if $$(filter uefi/libc.c,$$*.c),-fno-builtin) -MMD -MP -c $$< -o $$@
+		$$(if $$(filter uefi/libc.c libc-glue/str.c,$$*.c),-fno-builtin) -MMD -MP -c $$< -o $$@
 
 $$(UB_$(1))/libbv-uefi.lib: $$(UEFI_OBJS_$(1))
 	@rm -f $$@

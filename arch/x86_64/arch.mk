@@ -16,5 +16,5 @@ ARCH_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/x86_64.ld -Wl,--gc-secti
 	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 ARCH_LIBS := -lgcc
 ARCH_SRCS := arch/x86_64/start.S arch/x86_64/arch.c libc-glue/x86_64/crt0.c \
-	libc-glue/x86_64/string.c libc-glue/x86_64/printf.c
+	libc-glue/x86_64/string.c libc-glue/str.c libc-glue/x86_64/printf.c
 ARCH_LDDEPS := arch/x86_64/arch.mk linker/x86_64.ld

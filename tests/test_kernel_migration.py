@@ -134,6 +134,14 @@ def migrate(src_name, src, dst_name, dst_cid, conn, tag):
     r["old_conn"] = pump.end or "hung"
     r["port"] = conn.getsockname()[1]
     conn.close()
+    # Let the destination settle after the reset before the next connection:
+    # its pool line ("echo: idle, ... transport resets N, ...") is printed only
+    # once nothing is open or in flight, and a connection made at once would
+    # keep it busy until the next migration (the line is asserted on below).
+    n = {"m1": 1, "m2": 2}[tag]
+    end = time.monotonic() + 20
+    while f"transport resets {n}, tx slots" not in console(dst_name) and time.monotonic() < end:
+        time.sleep(0.1)
     b = connect(dst_cid)
     r["resumed_s"] = round(time.monotonic() - t0, 2)
     try:

@@ -663,7 +663,9 @@ int vsock_engine_next_tx(struct vsock_hdr *hdr, struct vsock_txpkt *out)
 
 void vsock_engine_tx_done(uint32_t token)
 {
-	if (token == 0 || token > NTXBUF || txm[token - 1].refs == 0) {
+	if (token == 0)
+		return;   /* a packet without payload: nothing to give back (vsock_engine.h) */
+	if (token > NTXBUF || txm[token - 1].refs == 0) {
 		st.tx_bad_token++;
 		return;
 	}

@@ -25,7 +25,7 @@ BAREVSOCK_DISCOVER_FILES := discover/probe.c discover/vsock_init.c discover/pci.
 BAREVSOCK_HEADER_FILES := include/bv/port.h include/bv/config.h include/bv/err.h \
 	include/bv/log.h include/bv/time.h \
 	drivers/virtq.h drivers/virtio.h drivers/virtio_mmio.h drivers/virtio_pci.h drivers/pci_regs.h \
-	vsock/vsock.h vsock/vsock_dev.h vsock/vsock_engine.h vsock/vsock_buf.h vsock/vsock_wire.h vsock/vsock_rpc.h
+	vsock/vsock.h vsock/vsock_dev.h vsock/vsock_engine.h vsock/vsock_buf.h vsock/vsock_wire.h vsock/vsock_rpc.h vsock/vsock_diag.h
 
 BAREVSOCK_SRCS := $(addprefix $(BAREVSOCK_DIR)/,$(BAREVSOCK_LIB_FILES))
 BAREVSOCK_DISCOVER_SRCS := $(addprefix $(BAREVSOCK_DIR)/,$(BAREVSOCK_DISCOVER_FILES))

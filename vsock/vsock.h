@@ -167,6 +167,71 @@ int vsock_error(int h);
 /* Our CID as the device reports it (may change after a transport reset). */
 uint64_t vsock_local_cid(void);
 
+/* ---- looking inside (for diagnostics; vsock_diag.h prints it all) ---- */
+
+/* Connection states as vsock_conn_info reports them. */
+enum {
+	VSOCK_STATE_LISTEN = 1,      /* a listener */
+	VSOCK_STATE_CONNECTING,      /* REQUEST queued or sent, no answer yet */
+	VSOCK_STATE_ESTABLISHED,     /* also: accepted by a listener, waiting for vsock_accept */
+	VSOCK_STATE_CLOSING,         /* the app closed it: flushing, then SHUTDOWN, waiting for the peer's RST */
+	VSOCK_STATE_DONE,            /* over, and the app still holds the handle (err says why) */
+};
+
+/* Which timer runs (vsock_conn_info.timer). */
+enum {
+	VSOCK_TIMER_NONE = 0,
+	VSOCK_TIMER_CONNECT,         /* the connection fails with BV_ETIMEDOUT when it fires */
+	VSOCK_TIMER_CLOSE,           /* we send RST and free the entry when it fires */
+};
+
+/* A snapshot of one entry of the pool. Byte counters are the wire's: 32
+ * bits, wrapping. Times are milliseconds on the clock vsock_poll() gives the
+ * engine. */
+struct vsock_conn_info {
+	int state;                   /* VSOCK_STATE_* */
+	int type;                    /* VSOCK_STREAM or VSOCK_SEQPACKET */
+	int owned;                   /* the app holds it: the index is its handle */
+	int outgoing;                /* made by vsock_connect */
+	int listener;                /* waiting for vsock_accept on this listener; else -1 */
+	int err;                     /* DONE: why it ended (0: an orderly end) */
+	uint32_t backlog, pending;   /* listener: connections it lets wait; waiting now */
+	/* VSOCK_SHUTDOWN_* bits: asked by the app, announced to the peer, announced by the peer */
+	uint32_t shut_local, shut_sent, peer_shut;
+	uint64_t local_cid;
+	uint32_t local_port, peer_cid, peer_port;
+	/* Sending. The peer's window as its latest packet told us, what we sent. */
+	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
+	uint32_t credit;             /* bytes we may send now: peer_buf_alloc - (tx_cnt - peer_fwd_cnt), or 0 */
+	uint32_t unsent;             /* bytes the app queued that are not in a packet yet */
+	uint32_t tx_bufs;            /* TX buffers holding them */
+	/* Receiving. */
+	uint32_t buf_alloc;          /* our window: BV_VSOCK_BUF_ALLOC */
+	uint32_t rx_cnt;             /* bytes received */
+	uint32_t fwd_cnt;            /* bytes the app consumed (or we discarded) */
+	uint32_t fwd_cnt_sent;       /* fwd_cnt as our latest packet told the peer */
+	uint32_t unread;             /* received, not yet consumed by the app: rx_cnt - fwd_cnt */
+	uint32_t msgs_unread;        /* SEQPACKET: complete messages among them */
+	uint32_t rx_bufs;            /* RX buffers holding them */
+	/* Timers. */
+	uint64_t now_ms;             /* the engine's clock when this was taken */
+	int timer;                   /* VSOCK_TIMER_* */
+	uint64_t timer_ms;           /* ... fires in this many ms */
+	int credit_req_sent;         /* a CREDIT_REQUEST is out: no credit since, no retry due yet */
+	uint64_t credit_req_retry_ms;/* ... while tx_stalled: the next may go in this many ms */
+	uint64_t credit_req_ago_ms;  /* our latest CREDIT_REQUEST went this long ago; UINT64_MAX: none yet */
+	int tx_stalled;              /* ESTABLISHED, data waits, and the credit is zero */
+	uint64_t tx_stall_ms;        /* ... since this many ms */
+};
+
+/* Fill *out with entry `index` of the pool (0 .. BV_VSOCK_MAX_CONNS - 1:
+ * handles are such indices), whoever holds it: the app, a listener's accept
+ * queue, or the engine closing it in the background. Returns 0, BV_EBADF
+ * when the entry is free, BV_EINVAL when index is out of range or out is
+ * NULL, so a loop `for (i = 0; vsock_conn_info(i, &ci) != BV_EINVAL; i++)`
+ * sees every entry. Reads only; never blocks. */
+int vsock_conn_info(int index, struct vsock_conn_info *out);
+
 /* Implemented by the device glue (vsock/vsock_dev.c): one bounded round of
  * device work; call it in the app's loop. */
 int vsock_poll(void);

@@ -15,6 +15,7 @@
 #include "vsock/vsock.h"
 #include "vsock/vsock_buf.h"
 #include "vsock/vsock_dev.h"
+#include "vsock/vsock_diag.h"
 #include "vsock/vsock_engine.h"
 
 #define VSOCK_CFG_GUEST_CID 0      /* le64 in device config space */
@@ -224,6 +225,7 @@ int vsock_poll(void)
 	int work = poll_events();
 	work += poll_rx();
 	vsock_engine_tick(bv_now_ms());
+	vsock_diag_poll();   /* the stall log: one look per millisecond */
 	return work + poll_tx();
 }
 
@@ -232,8 +234,11 @@ void vsock_dev_stats(struct vsock_dev_stats *out)
 	*out = dstats;
 	out->bad_used = 0;
 	const struct virtq *qs[3] = { &rxq, &txq, &evq };
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		out->bad_used += qs[i]->stats.bad_id + qs[i]->stats.not_in_flight + qs[i]->stats.bad_len;
+		out->kicks[i] = qs[i]->stats.kicks;
+		out->kicks_suppressed[i] = qs[i]->stats.notifies_suppressed;
+	}
 	out->tx_free = slot_nfree;
 	out->tx_total = slot_total;
 	out->rx_posted = vdev ? (uint32_t)(rxq.size - virtq_num_free(&rxq)) : 0;

@@ -31,6 +31,9 @@ struct vsock_dev_stats {
 	 * buffers posted whenever nothing is in flight. */
 	uint32_t tx_free, tx_total;          /* TX packet slots off the ring / in all */
 	uint32_t rx_posted, rx_total;        /* RX buffers on the ring / in all */
+	/* Per queue (VSOCK_VQ_RX, _TX, _EVENT): doorbells rung, and kicks the
+	 * device asked us to skip (VIRTQ_USED_F_NO_NOTIFY). */
+	uint64_t kicks[3], kicks_suppressed[3];
 };
 void vsock_dev_stats(struct vsock_dev_stats *out);
 

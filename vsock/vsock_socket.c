@@ -510,3 +510,73 @@ uint64_t vsock_local_cid(void)
 {
 	return vsock_cid;
 }
+
+/* ------------------------------------------------------------------ looking inside */
+
+_Static_assert((int)VSOCK_STATE_LISTEN == (int)C_LISTEN && (int)VSOCK_STATE_CONNECTING == (int)C_CONNECTING &&
+	       (int)VSOCK_STATE_ESTABLISHED == (int)C_ESTABLISHED && (int)VSOCK_STATE_CLOSING == (int)C_CLOSING &&
+	       (int)VSOCK_STATE_DONE == (int)C_DONE, "vsock.h's VSOCK_STATE_* are the engine's states");
+
+static uint64_t ms_until(uint64_t t, uint64_t now)
+{
+	return t > now ? t - now : 0;
+}
+
+int vsock_conn_info(int index, struct vsock_conn_info *out)
+{
+	if (index < 0 || index >= NCONN || !out)
+		return BV_EINVAL;
+	const struct conn *c = &conns[index];
+	if (c->state == C_FREE)
+		return BV_EBADF;
+	uint64_t now = conn_now_ms();
+	memset(out, 0, sizeof(*out));
+	out->state = c->state;
+	out->type = c->type == VSOCK_TYPE_SEQPACKET ? VSOCK_SEQPACKET : VSOCK_STREAM;
+	out->owned = c->owned;
+	out->outgoing = c->outgoing;
+	out->listener = c->listener;
+	out->err = c->state == C_DONE ? c->err : 0;
+	out->backlog = c->backlog;
+	out->pending = c->pending;
+	out->shut_local = c->shut_local;
+	out->shut_sent = c->shut_sent;
+	out->peer_shut = c->peer_shut;
+	out->local_cid = vsock_cid;
+	out->local_port = c->local_port;
+	out->now_ms = now;
+	if (c->state == C_LISTEN)
+		return 0;   /* no peer, no counters */
+	out->peer_cid = c->peer_cid;
+	out->peer_port = c->peer_port;
+	out->peer_buf_alloc = c->peer_buf_alloc;
+	out->peer_fwd_cnt = c->peer_fwd_cnt;
+	out->tx_cnt = c->tx_cnt;
+	out->credit = conn_peer_credit(c);
+	out->unsent = c->tx_unsent;
+	out->tx_bufs = c->txq_n;
+	out->buf_alloc = BUF_ALLOC;
+	out->rx_cnt = c->rx_cnt;
+	out->fwd_cnt = c->fwd_cnt;
+	out->fwd_cnt_sent = c->last_fwd_sent;
+	out->unread = conn_rx_unread(c);
+	out->msgs_unread = c->type == VSOCK_TYPE_SEQPACKET ? c->seq_n : 0;
+	out->rx_bufs = c->rxq_n;
+	if (c->timer_on) {
+		out->timer = c->state == C_CONNECTING ? VSOCK_TIMER_CONNECT : VSOCK_TIMER_CLOSE;
+		/* armed before the clock first ticked: it starts at that tick */
+		out->timer_ms = c->timer_unstarted ? c->timer_dur : ms_until(c->deadline, now);
+	}
+	/* The engine's own view of a stall (vsock_engine_tick): its stall_since
+	 * goes stale once the state or the data moves on, so test all of it. */
+	out->tx_stalled = c->state == C_ESTABLISHED && c->stall_since && c->tx_unsent && out->credit == 0;
+	if (out->tx_stalled)
+		out->tx_stall_ms = now - (c->stall_since < now ? c->stall_since : now);
+	out->credit_req_sent = (c->state == C_ESTABLISHED || c->state == C_CLOSING) && c->credit_req_sent;
+	if (out->tx_stalled && out->credit_req_sent)
+		out->credit_req_retry_ms = ms_until(c->credit_req_at + BV_VSOCK_CREDIT_RETRY_MS, now);
+	/* credit_req_at is 0 until the first one (one sent at clock 0 reads as none) */
+	out->credit_req_ago_ms = c->credit_req_at ? now - (c->credit_req_at < now ? c->credit_req_at : now)
+						  : UINT64_MAX;
+	return 0;
+}

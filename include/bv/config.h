@@ -99,6 +99,13 @@
 #ifndef BV_VSOCK_CREDIT_RETRY_MS
 #define BV_VSOCK_CREDIT_RETRY_MS 4000
 #endif
+/* Milliseconds a connection may wait on zero credit, either way (our data
+ * on the peer's full window, or the peer's on ours), before the stall log
+ * (vsock_diag.h) says so, once per stall; host/'s --stall-log-ms has the
+ * same default. 0: never. */
+#ifndef BV_VSOCK_STALL_LOG_MS
+#define BV_VSOCK_STALL_LOG_MS 5000
+#endif
 /* Milliseconds before an unanswered REQUEST gives up. */
 #ifndef BV_VSOCK_CONNECT_TIMEOUT_MS
 #define BV_VSOCK_CONNECT_TIMEOUT_MS 2000

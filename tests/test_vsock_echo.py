@@ -12,8 +12,8 @@ import threading
 import pytest
 
 import qemu
-from vsockhost import (BIG, CYCLES, IDS, TRANSPORTS, Setup, connect, echo_stream, hybrid_connect,
-                       pool_lines, wait_pool_baseline)
+from vsockhost import (BIG, CYCLES, IDS, TRANSPORTS, Setup, connect, echo_listeners, echo_stream,
+                       hybrid_connect, pool_lines, wait_pool_baseline)
 
 DEAD_PORT = 4321
 # Every transport with the default sizes, and two with the small profile
@@ -46,8 +46,8 @@ def test_echo_64mib_with_hash(echo):
 
 
 def test_32_concurrent_connections(echo):
-    # as many as the pool holds beside the echo's two listeners (32 at most)
-    n = min(32, qemu.config("BV_VSOCK_MAX_CONNS", echo.profile) - 2)
+    # as many as the pool holds beside the echo's listeners (32 at most)
+    n = min(32, qemu.config("BV_VSOCK_MAX_CONNS", echo.profile) - echo_listeners(echo))
     results = [None] * n
 
     def one(i):

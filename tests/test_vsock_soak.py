@@ -11,7 +11,7 @@ import time
 import pytest
 
 import qemu
-from vsockhost import (TRANSPORTS, Setup, assert_pools_at_baseline, backend_healthy, connect,
+from vsockhost import (TRANSPORTS, Setup, assert_pools_at_baseline, backend_healthy, connect, echo_listeners,
                        echo_stream, hybrid_connect, pool_fields, pool_lines, wait_pool_baseline)
 
 FULL = os.environ.get("BV_SOAK") == "full"
@@ -56,7 +56,7 @@ def test_long_hashed_echo(echo):
 
 
 def test_pool_full_then_one_more_is_refused(echo):
-    listeners = 2   # echo listens on 1234 (stream) and 1235 (seqpacket)
+    listeners = echo_listeners(echo)   # 1234 (stream), 1235 (seqpacket), 1290 (diagnostics)
     room = max_conns() - listeners
     refused0 = last_refused(echo)
     socks = []

@@ -177,6 +177,18 @@ def connect(s, port=ECHO_PORT):
     return sock
 
 
+def echo_listeners(s):
+    """How many pool entries apps/echo's listeners take, from the line it
+    prints when it starts: 1234, 1235 when the device offers SEQPACKET, and
+    the diagnostics port 1290 when the pool is big enough."""
+    m = re.search(r"echo: listening on port \d+[^\n]*\n", s.guest.text)
+    assert m, f"no listening line yet\n{s.describe()}"
+    line = m.group(0)
+    if "for seqpacket only" in line:
+        return 1
+    return 1 + ("seqpacket on port 1235" in line) + ("diagnostics on port 1290" in line)
+
+
 def pool_lines(s):
     # Complete lines only: the last one may still be arriving.
     return [l for l in s.guest.text.split("\n")[:-1] if l.startswith("echo: idle,")]

@@ -6,7 +6,9 @@
  * Data moves with vsock_splice: each byte is copied once, from the RX buffer
  * the device wrote it to into the TX buffer it leaves from.
  * One summary line per connection; a pool line whenever the stack is idle
- * again, so tests can check nothing leaked. Never exits. */
+ * again, so tests can check nothing leaked. A connection to port 1290
+ * (STREAM; when the pool has 16 entries or more) gets the connection table
+ * (vsock_diag.h) as text, then the guest closes it. Never exits. */
 #include <stdio.h>
 #include <string.h>
 #include "bv/arch.h"
@@ -15,12 +17,15 @@
 #include "bv/exit.h"
 #include "vsock/vsock.h"
 #include "vsock/vsock_dev.h"
+#include "vsock/vsock_diag.h"
 #include "discover/discover.h"  /* vsock_dev_init */
 #include "vsock/vsock_engine.h"
 
 #define ECHO_PORT       1234
 #define ECHO_SEQ_PORT   1235
 #define ECHO_CONNS      BV_VSOCK_MAX_CONNS
+#define ECHO_DIAG_PORT  1290
+#define ECHO_DIAG_MIN_CONNS 16
 
 struct echo_conn {
 	int h;                       /* -1: slot free */
@@ -86,6 +91,46 @@ static int echo_serve(struct echo_conn *c)
 	}
 }
 
+/* The diagnostics port: one client at a time (the next waits in the
+ * backlog) gets the table as it was when it was accepted. The table of 64
+ * connections is about 15 KB; one that does not fit says so at its end. */
+static char diag_text[24 * 1024];
+static struct {
+	int h;                       /* -1: nobody being served */
+	uint32_t off, len;
+} diag = { .h = -1 };
+
+static void diag_serve(int dh)
+{
+	if (diag.h < 0) {
+		uint32_t peer_cid, peer_port;
+		int h = vsock_accept(dh, &peer_cid, &peer_port);
+		if (h < 0)
+			return;
+		int n = vsock_diag_table(diag_text, sizeof(diag_text));
+		if ((size_t)n >= sizeof(diag_text)) {
+			const char note[] = "\n... cut short: the table is longer than echo's buffer\n";
+			memcpy(diag_text + sizeof(diag_text) - sizeof(note), note, sizeof(note));
+			n = (int)sizeof(diag_text) - 1;
+		}
+		diag.h = h;
+		diag.off = 0;
+		diag.len = (uint32_t)n;
+		printf("echo: diagnostics for %u:%u: %u bytes\n", (unsigned)peer_cid, (unsigned)peer_port,
+		       (unsigned)diag.len);
+	}
+	while (diag.off < diag.len) {
+		int n = vsock_send(diag.h, diag_text + diag.off, diag.len - diag.off);
+		if (n == BV_EAGAIN)
+			return;   /* the send buffer is full: more on a later round */
+		if (n < 0)
+			break;    /* the client went away: nothing to finish */
+		diag.off += (uint32_t)n;
+	}
+	vsock_close(diag.h);   /* sends the rest, then SHUTDOWN */
+	diag.h = -1;
+}
+
 int main(void)
 {
 	int rc = vsock_dev_init();
@@ -103,6 +148,11 @@ int main(void)
 	}
 	for (unsigned i = 0; i < ECHO_CONNS; i++)
 		conns[i].h = -1;
+	/* The diagnostics listener takes a pool entry: only when the pool has
+	 * room to spare (not the 4 entries of the small profile). Without
+	 * STREAM there is none either; nothing else changes. */
+	int dh = BV_VSOCK_MAX_CONNS >= ECHO_DIAG_MIN_CONNS ? vsock_listen(ECHO_DIAG_PORT, VSOCK_STREAM, 4)
+							   : BV_ENOTSUP;
 
 	struct vsock_stats st;
 	struct vsock_dev_stats ds;
@@ -112,8 +162,9 @@ int main(void)
 	uint64_t resets = ds.transport_resets;
 	int busy = 0;   /* something happened since the last pool line */
 	if (lh >= 0)
-		printf("echo: listening on port %d (cid %llu)%s\n", ECHO_PORT,
-		       (unsigned long long)vsock_local_cid(), sh >= 0 ? ", seqpacket on port 1235" : "");
+		printf("echo: listening on port %d (cid %llu)%s%s\n", ECHO_PORT,
+		       (unsigned long long)vsock_local_cid(), sh >= 0 ? ", seqpacket on port 1235" : "",
+		       dh >= 0 ? ", diagnostics on port 1290" : "");
 	else
 		printf("echo: listening on port %d for seqpacket only (cid %llu): the device offers no stream\n",
 		       ECHO_SEQ_PORT, (unsigned long long)vsock_local_cid());
@@ -124,6 +175,8 @@ int main(void)
 			echo_accept(lh, VSOCK_STREAM);
 		if (sh >= 0 && (vsock_events(sh) & VSOCK_EV_ACCEPT))
 			echo_accept(sh, VSOCK_SEQPACKET);
+		if (dh >= 0 && (diag.h >= 0 || (vsock_events(dh) & VSOCK_EV_ACCEPT)))
+			diag_serve(dh);
 		for (unsigned i = 0; i < ECHO_CONNS; i++)
 			if (conns[i].h >= 0)
 				work += echo_serve(&conns[i]);
@@ -139,7 +192,7 @@ int main(void)
 			printf("echo: transport reset %llu, cid now %llu, still listening on port %d\n",
 			       (unsigned long long)resets, (unsigned long long)vsock_local_cid(), ECHO_PORT);
 		}
-		if (nopen || st.conns_in_use != baseline || vsock_engine_tx_pending() ||
+		if (nopen || diag.h >= 0 || st.conns_in_use != baseline || vsock_engine_tx_pending() ||
 		    ds.tx_free != ds.tx_total || st.tx_bufs_free != st.tx_bufs_total || st.rx_bufs_held) {
 			busy = 1;
 		} else if (busy) {

@@ -15,14 +15,18 @@ import tempfile
 import qemu
 
 # arch -> firmware code/vars, the Debian package, the -kernel target whose
-# machine arguments and exit decoding we share, and how the app is started.
+# machine arguments and exit decoding we share, how the app is started, and
+# the -drive interface of a FAT directory the firmware can read: q35's default
+# (AHCI) for OVMF; ArmVirtQemu has no AHCI driver, so virtio-blk there (on PCI).
 FIRMWARE = {
     "x86_64": {"code": "/usr/share/OVMF/OVMF_CODE_4M.fd", "vars": "/usr/share/OVMF/OVMF_VARS_4M.fd",
-               "package": "ovmf", "target": "x86_64-q35", "boot": "esp", "esp_name": "BOOTX64.EFI"},
+               "package": "ovmf", "target": "x86_64-q35", "boot": "esp", "esp_name": "BOOTX64.EFI",
+               "esp_drive": "media=disk"},
     "aarch64": {"code": "/usr/share/AAVMF/AAVMF_CODE.fd", "vars": "/usr/share/AAVMF/AAVMF_VARS.fd",
-                "package": "qemu-efi-aarch64", "target": "aarch64-a53", "boot": "kernel"},
+                "package": "qemu-efi-aarch64", "target": "aarch64-a53", "boot": "kernel",
+                "esp_drive": "if=virtio"},
     "arm": {"code": "/usr/share/AAVMF/AAVMF32_CODE.fd", "vars": "/usr/share/AAVMF/AAVMF32_VARS.fd",
-            "package": "qemu-efi-arm", "target": "arm-a15", "boot": "kernel"},
+            "package": "qemu-efi-arm", "target": "arm-a15", "boot": "kernel", "esp_drive": "if=virtio"},
 }
 ARCHES = ["x86_64", "aarch64", "arm"]
 
@@ -44,11 +48,17 @@ def firmware(arch):
     return fw
 
 
+def esp_drive(arch, path):
+    """QEMU arguments for the host directory `path` as a FAT disk that
+    `arch`'s firmware (and its shell) can read."""
+    return ["-drive", f"file=fat:rw:{path},format=raw,{FIRMWARE[arch]['esp_drive']}"]
+
+
 def startup_nsh(shell):
     """The shell script that runs each (app, options) from the ESP in turn.
-    The ESP has no \\EFI\\BOOT\\BOOTX64.EFI, so OVMF's boot manager falls
-    through to its built-in shell, which runs startup.nsh (after a 5 s
-    countdown)."""
+    The ESP has no \\EFI\\BOOT\\BOOT<arch>.EFI, so the boot manager (OVMF's
+    and ArmVirtQemu's alike, when there is no -kernel) falls through to the
+    built-in shell, which runs startup.nsh (after a 5 s countdown)."""
     lines = ["fs0:"] + [f"\\{app}.efi {opts}".rstrip() for app, opts in shell]
     return "\r\n".join(lines) + "\r\n"
 
@@ -80,14 +90,14 @@ class Run:
                 shutil.copy(efi_path(arch, app), os.path.join(esp, app + ".efi"))
             with open(os.path.join(esp, "startup.nsh"), "w") as f:
                 f.write(startup_nsh(shell))
-            cmd += ["-drive", f"file=fat:rw:{esp},format=raw,media=disk"]
+            cmd += esp_drive(arch, esp)
         elif fw["boot"] == "esp":
             if append:
                 raise ValueError("load options need -kernel (Arm) here; OVMF boots the ESP's default path")
             boot = os.path.join(self.dir, "esp", "EFI", "BOOT")
             os.makedirs(boot)
             shutil.copy(efi, os.path.join(boot, fw["esp_name"]))
-            cmd += ["-drive", f"file=fat:rw:{os.path.join(self.dir, 'esp')},format=raw,media=disk"]
+            cmd += esp_drive(arch, os.path.join(self.dir, "esp"))
         else:
             cmd += ["-kernel", efi]
             if append:

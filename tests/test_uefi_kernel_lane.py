@@ -11,17 +11,17 @@ but QEMU 7.2's TCG aborts the outer VM (tcg_handle_interrupt: assertion
 qemu_mutex_iothread_locked) as soon as an inner KVM guest takes interrupts,
 which firmware does. So the lanes:
 
-- aarch64 over virtio-pci, always: ArmVirtQemu (qemu-efi-aarch64) on virt,
-  the FAT disk on virtio-blk. The module (one outer boot) took 90-103 s at
-  load average 3 on this 2-CPU machine (the shell 44 s, fetch's first
-  attempt 57 s after the inner QEMU started) and 173-225 s at load 5-6.
-  About half of it is the firmware reaching its shell (1 s under plain TCG).
-- aarch64 over virtio-mmio, opt-in (BV_SLOW_LANES=1): a second firmware boot,
-  as long as the first.
-- x86_64, opt-in (BV_SLOW_LANES=1): OVMF on q35. OVMF under TCG in TCG
-  reached the first app 380 s (quiet) to 813 s (load average 9) after the
-  inner QEMU started, and the module took 16 min under load: over make
-  test's budget (20 min on a 2-CPU CI machine) on its own.
+- x86_64, always: OVMF on q35, the one issue 13 asks for. OVMF under TCG in
+  TCG reached the first app 380 s (quiet) to 813 s (load average 9) after
+  the inner QEMU started; in CI's whole make test (12.5 min) it fitted.
+- aarch64 over virtio-pci, opt-in (BV_SLOW_LANES=1): ArmVirtQemu
+  (qemu-efi-aarch64) on virt, the FAT disk on virtio-blk. The module (one
+  outer boot) took 90-103 s at load average 3 on this 2-CPU machine and
+  173-225 s at load 5-6; it would add that to every make test for checks
+  the x86_64 job already makes (aarch64 firmware against host/'s back end
+  is in test_uefi_vsock.py).
+- aarch64 over virtio-mmio, opt-in (BV_SLOW_LANES=1): a second firmware
+  boot, as long as the first.
 
 The firmware files are the host's (the outer Linux sees the host's root)."""
 import json
@@ -56,12 +56,13 @@ ARCHES = {
 # the job is opt-in (None: it always runs). One outer boot per arch runs its
 # enabled jobs in turn, one firmware boot each.
 JOBS = {
-    ("aarch64", "pci"): ("on pci", None),
+    ("x86_64", "pci"): ("on pci", None),
+    ("aarch64", "pci"): ("on pci", "ArmVirtQemu in TCG in TCG, 1.5-4 min more here for the checks the "
+                         "x86_64 job makes; aarch64 firmware is covered against host/'s back end by "
+                         "test_uefi_vsock.py"),
     ("aarch64", "mmio"): ("on mmio v1", "a second ArmVirtQemu boot in TCG in TCG, 2.2-2.5 min more here; "
                           "aarch64 mmio is covered by test_kernel_lane.py (kernel vhost, no firmware) and "
                           "test_uefi_vsock.py (firmware, host/'s back end)"),
-    ("x86_64", "pci"): ("on pci", "OVMF under TCG in TCG takes 6-16 min here, over make test's CI budget "
-                        "on its own; the aarch64 job makes the same checks"),
 }
 
 

@@ -21,7 +21,7 @@ BAREVSOCK_LIB_FILES := base/log.c base/strerror.c \
 	drivers/virtq.c drivers/virtio.c drivers/virtio_mmio.c drivers/virtio_pci.c \
 	$(BAREVSOCK_VSOCK_FILES)
 BAREVSOCK_DISCOVER_FILES := discover/probe.c discover/vsock_init.c discover/pci.c \
-	discover/fdt.c discover/mmio_cmdline.c
+	discover/fdt.c discover/mmio_cmdline.c discover/irq.c
 BAREVSOCK_HEADER_FILES := include/bv/port.h include/bv/config.h include/bv/err.h \
 	include/bv/log.h include/bv/time.h \
 	drivers/virtq.h drivers/virtio.h drivers/virtio_mmio.h drivers/virtio_pci.h drivers/pci_regs.h \

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* virtio_probe for the -kernel images: one pass over PCI, the device tree,
  * the command line and (x86 without PCI) microvm's fixed slots, attaching
- * what it finds into a fixed table of BV_VIRTIO_MAX_DEVICES. Non-goals:
+ * what it finds into a fixed table of BV_VIRTIO_MAX_DEVICES, each with the
+ * interrupt line the same source names (discover/irq.c). Non-goals:
  * hot-plug, ACPI parsing (microvm's DSDT names the same fixed slots). */
 #include "bv/arch.h"
 #include "bv/err.h"
@@ -9,10 +10,18 @@
 #include "bv/log.h"
 #include "discover/discover.h"
 #include "discover/fdt.h"
+#include "discover/irq.h"
 #include "discover/mmio_cmdline.h"
 #include "discover/pci.h"
 #include "drivers/virtio_mmio.h"
 #include "drivers/virtio_pci.h"
+#if defined(__x86_64__)
+#include "arch/x86_64/x86_irq.h"
+#endif
+
+#define PCI_INTERRUPT_LINE 0x3c    /* 8: x86 firmware's routing */
+#define PCI_INTERRUPT_PIN  0x3d    /* 8: 1..4 = INTA..INTD, 0 none */
+#define NO_IRQ             -1
 
 /* QEMU's microvm: 24 virtio-mmio slots of 512 bytes from 0xfeb00000, the
  * addresses both its ACPI tables and its acpi=off command line name. */
@@ -68,8 +77,9 @@ static int mmio_known(uint64_t base)
 	return 0;
 }
 
-/* Attach whatever sits at base; 1 if a device was added. */
-static int mmio_slot(uint64_t base, const char *src)
+/* Attach whatever sits at base, with its interrupt line when known (irq >=
+ * 0); 1 if a device was added. */
+static int mmio_slot(uint64_t base, const char *src, int64_t irq, unsigned irq_flags)
 {
 	if (base > (uint64_t)UINTPTR_MAX) {
 		bv_logf("discover: mmio@0x%llx (%s) is beyond this CPU's reach, skipped\n",
@@ -82,6 +92,8 @@ static int mmio_slot(uint64_t base, const char *src)
 	if (!s || virtio_mmio_attach(&s->dev, (uintptr_t)base) < 0)
 		return 0;
 	s->used = 1;
+	if (irq >= 0)
+		virtio_set_irq_line(&s->dev, (uint32_t)irq, irq_flags);
 	bv_snprintf(s->dev.where, sizeof(s->dev.where), "mmio@0x%llx (%s)", (unsigned long long)base, src);
 	return 1;
 }
@@ -107,6 +119,15 @@ static int scan_pci(const struct fdt *dt)
 		if (virtio_pci_attach(&s->dev, &s->acc, NULL) < 0)
 			continue;
 		s->used = 1;
+		/* INTx, for when the port has no MSI: the DT's interrupt-map on
+		 * Arm, the firmware's routing on x86. */
+		uint8_t pin = pci_read8(f, PCI_INTERRUPT_PIN);
+		uint32_t irq;
+		unsigned fl;
+		if (pin >= 1 && pin <= 4 &&
+		    (dt ? discover_dt_pci_intx(dt, f->bus, f->dev, f->fn, pin, &irq, &fl)
+			: discover_pci_line(pci_read8(f, PCI_INTERRUPT_LINE), &irq, &fl)) == BV_OK)
+			virtio_set_irq_line(&s->dev, irq, fl);
 		bv_snprintf(s->dev.where, sizeof(s->dev.where), "pci %02x:%02x.%x (%s) common@0x%llx",
 			    f->bus, f->dev, f->fn, pci_host_desc(), (unsigned long long)s->dev.t.pci.common);
 		found++;
@@ -120,7 +141,7 @@ static void cmdline_dev(void *ctx, const struct mmio_cmdline_dev *dev)
 	if (dev->size < VIRTIO_MMIO_MIN_SIZE)
 		bv_logf("discover: virtio_mmio.device at 0x%llx is %llu bytes, smaller than the %u the registers take; using it anyway\n",
 			(unsigned long long)dev->base, (unsigned long long)dev->size, VIRTIO_MMIO_MIN_SIZE);
-	*found += mmio_slot(dev->base, "cmdline");
+	*found += mmio_slot(dev->base, "cmdline", dev->irq, BV_IRQ_LEVEL);
 }
 
 static int scan_mmio(const struct fdt *dt)
@@ -131,8 +152,10 @@ static int scan_mmio(const struct fdt *dt)
 		for (int n = fdt_find_compatible(dt, -1, "virtio,mmio"); n >= 0;
 		     n = fdt_find_compatible(dt, n, "virtio,mmio")) {
 			uint64_t a, sz;
+			uint32_t irq = 0;
+			unsigned fl = 0;
 			if (fdt_reg(dt, n, 0, &a, &sz) == BV_OK)
-				found += mmio_slot(a, "dt");
+				found += mmio_slot(a, "dt", discover_dt_irq(dt, n, &irq, &fl) == BV_OK ? (int64_t)irq : NO_IRQ, fl);
 		}
 		cmdline = fdt_bootargs(dt);
 	}
@@ -147,7 +170,8 @@ static int scan_mmio(const struct fdt *dt)
 	 * without PCI and without a listed device, probe that layout by magic. */
 	if (!dt && listed == 0 && pci_init(NULL) == BV_ENODEV) {
 		for (unsigned i = 0; i < MICROVM_MMIO_SLOTS; i++)
-			found += mmio_slot(MICROVM_MMIO_BASE + MICROVM_MMIO_SIZE * i, "microvm layout");
+			found += mmio_slot(MICROVM_MMIO_BASE + MICROVM_MMIO_SIZE * i, "microvm layout",
+					   x86_microvm_mmio_gsi(i), BV_IRQ_LEVEL);
 	}
 #else
 	(void)listed;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Transport-independent virtio: the spec's initialisation sequence (3.1.1)
- * and config-space reads, for a device some transport already attached.
- * Non-goals: finding devices, device-specific logic, interrupts,
- * re-initialisation after NEEDS_RESET. */
+ * and config-space reads, for a device some transport already attached, and
+ * the one interrupt handler (count, acknowledge, return).
+ * Non-goals: finding devices, device-specific logic, re-initialisation
+ * after NEEDS_RESET. */
 #include "bv/err.h"
 #include "bv/log.h"
 #include "drivers/virtio.h"
@@ -57,6 +58,10 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 			return fail(d, "FEATURES_OK", BV_ENOTSUP, "device rejected the accepted features");
 	}
 
+	d->irq.mode = VIRTIO_IRQ_NONE;
+	if (d->irq.wanted && o->irq_setup)
+		o->irq_setup(d);
+
 	for (unsigned i = 0; i < nq; i++) {
 		unsigned max = o->queue_max(d, i);
 		if (max == 0) {
@@ -68,8 +73,10 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 		while (size > max)
 			size >>= 1;     /* split rings are powers of 2 */
 		int rc = virtq_init(qs[i], (uint16_t)i, (uint16_t)size);
-		if (rc == BV_OK)
+		if (rc == BV_OK) {
+			virtq_set_event_idx(qs[i], (int)(accept >> VIRTIO_RING_F_EVENT_IDX) & 1);
 			rc = o->setup_queue(d, qs[i]);
+		}
 		if (rc < 0) {
 			char why[48];
 			bv_snprintf(why, sizeof(why), "queue %u (size %u, max %u)", i, size, max);
@@ -81,6 +88,35 @@ int virtio_init(struct virtio_dev *d, uint64_t wanted, uint64_t required,
 	if (o->get_status(d) & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED))
 		return fail(d, "DRIVER_OK", BV_EIO, "device reports NEEDS_RESET/FAILED");
 	return BV_OK;
+}
+
+void virtio_set_irq_line(struct virtio_dev *d, uint32_t irq, unsigned flags)
+{
+	d->irq.line = irq;
+	d->irq.line_flags = (uint8_t)flags;
+	d->irq.has_line = 1;
+}
+
+void virtio_irq_handler(void *ctx)
+{
+	struct virtio_dev *d = ctx;
+	d->irq.count++;
+	if (d->irq.mode != VIRTIO_IRQ_LINE || !d->ops->irq_ack)
+		return;             /* MSI-X: nothing to acknowledge */
+	if (d->ops->irq_ack(d)) {
+		d->irq.spurious_run = 0;
+		bv_io_rmb();        /* the status read before the ring reads it announced */
+		return;
+	}
+	/* A level line with nothing in our ISR: a neighbour's, or a device that
+	 * asserts it for nothing. Enough of those in a row and the line would
+	 * keep the CPU from ever sleeping: turn it off and wake on the timer. */
+	d->irq.spurious++;
+	if (++d->irq.spurious_run >= VIRTIO_IRQ_STORM) {
+		bv_port_irq_off(d->irq.handle);
+		d->irq.mode = VIRTIO_IRQ_NONE;
+		d->irq.storm = 1;
+	}
 }
 
 uint8_t virtio_cfg_read8(struct virtio_dev *d, unsigned off) { return d->ops->cfg_read8(d, off); }

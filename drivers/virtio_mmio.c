@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* virtio-mmio transport, version 2 (modern) and version 1 (legacy), spec 4.2,
  * for a device at a base address the caller knows (discover/ finds them for
- * the -kernel images). Non-goals: finding devices, interrupts (we poll;
- * InterruptStatus is never acknowledged). */
+ * the -kernel images). Its interrupt, when the driver wants one to wake the
+ * CPU, is the line the caller named (virtio_set_irq_line); the handler
+ * acknowledges InterruptStatus and nothing else. Non-goals: finding devices
+ * or their lines, shared lines. */
 #include "bv/err.h"
 #include "bv/log.h"
 #include "bv/port.h"
@@ -27,6 +29,8 @@
 #define MMIO_QUEUE_PFN    0x040   /* v1 only */
 #define MMIO_QUEUE_READY  0x044   /* v2 only */
 #define MMIO_QUEUE_NOTIFY 0x050
+#define MMIO_INT_STATUS   0x060
+#define MMIO_INT_ACK      0x064
 #define MMIO_STATUS       0x070
 #define MMIO_QUEUE_DESC_LO   0x080 /* v2: 64-bit addresses as lo/hi pairs */
 #define MMIO_QUEUE_DESC_HI   0x084
@@ -138,12 +142,37 @@ static uint16_t vm_cfg16(struct virtio_dev *d, unsigned off) { return bv_mmio_re
 static uint32_t vm_cfg32(struct virtio_dev *d, unsigned off) { return bv_mmio_read32(d->t.mmio.base + MMIO_CONFIG + off); }
 static uint32_t vm_cfggen(struct virtio_dev *d) { return legacy(d) ? 0 : rd(d, MMIO_CONFIG_GEN); }
 
+static void vm_irq_setup(struct virtio_dev *d)
+{
+	if (!d->irq.has_line)
+		return;
+	if (!d->irq.attached) {
+		int h = bv_port_irq_line(d->irq.line, d->irq.line_flags, virtio_irq_handler, d);
+		if (h < 0)
+			return;
+		d->irq.handle = h;
+		d->irq.attached = 1;
+	}
+	d->irq.mode = VIRTIO_IRQ_LINE;
+}
+
+/* Acknowledging exactly the bits we saw lowers the line (until the device
+ * sets a new one). */
+static uint32_t vm_irq_ack(struct virtio_dev *d)
+{
+	uint32_t st = rd(d, MMIO_INT_STATUS);
+	if (st)
+		wr(d, MMIO_INT_ACK, st);
+	return st;
+}
+
 static const struct virtio_ops virtio_mmio_ops = {
 	.reset = vm_reset, .get_status = vm_get_status, .set_status = vm_set_status,
 	.get_features = vm_get_features, .set_features = vm_set_features,
 	.queue_max = vm_queue_max, .setup_queue = vm_setup_queue, .notify = vm_notify,
 	.cfg_read8 = vm_cfg8, .cfg_read16 = vm_cfg16, .cfg_read32 = vm_cfg32,
 	.cfg_generation = vm_cfggen,
+	.irq_setup = vm_irq_setup, .irq_ack = vm_irq_ack,
 };
 
 int virtio_mmio_attach(struct virtio_dev *d, uintptr_t base)

@@ -2,9 +2,12 @@
 /* Modern virtio-pci transport (virtio 1.x section 4.1) for a function the
  * caller found and whose BARs are assigned: vendor capabilities locate
  * common/notify/ISR/device config in memory BARs. Config space is reached
- * only through the caller's accessors. Non-goals: enumeration and BAR
- * assignment (discover/pci.c), the legacy IO-BAR interface, MSI-X
- * (q_msix = 0xFFFF: we poll), interrupts. */
+ * only through the caller's accessors. Interrupts, when the driver wants
+ * them to wake the CPU: MSI-X (one vector for every queue, none for config
+ * changes) where the port offers MSI, else INTx on the line the caller
+ * named, acknowledged through the ISR. Non-goals: enumeration and BAR
+ * assignment (discover/pci.c), the legacy IO-BAR interface, plain MSI, a
+ * vector per queue. */
 #include "bv/err.h"
 #include "bv/log.h"
 #include "bv/port.h"
@@ -13,6 +16,14 @@
 #include "drivers/virtio_pci.h"
 
 #define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAP_ID_MSIX 0x11
+
+/* MSI-X capability and table (PCI 3.0, 6.8.2). */
+#define MSIX_CTRL            2       /* 16 */
+#define MSIX_CTRL_ENABLE     0x8000
+#define MSIX_CTRL_FMASK      0x4000
+#define MSIX_TABLE           4       /* 32: offset | BIR */
+#define PCI_COMMAND_INTX_OFF 0x400
 
 /* Vendor capability (cap_vndr 0x09) fields, byte offsets within the cap. */
 #define CAP_VNDR    0
@@ -137,7 +148,17 @@ static int vp_setup_queue(struct virtio_dev *d, struct virtq *q)
 	if (rd(d, CAP_COMMON, COMMON_Q_ENABLE, 2))
 		return BV_EIO;      /* must be off after reset */
 	wr(d, CAP_COMMON, COMMON_Q_SIZE, 2, q->size);
-	wr(d, CAP_COMMON, COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
+	if (d->irq.mode == VIRTIO_IRQ_MSIX) {
+		wr(d, CAP_COMMON, COMMON_Q_MSIX, 2, 0);
+		/* The device answers NO_VECTOR when it cannot use the vector. */
+		if (rd(d, CAP_COMMON, COMMON_Q_MSIX, 2) != 0) {
+			bv_logf("virtio: %s refused msi-x vector 0 for queue %u: waking on a timer\n",
+				d->where, q->index);
+			d->irq.mode = VIRTIO_IRQ_NONE;
+		}
+	}
+	if (d->irq.mode != VIRTIO_IRQ_MSIX)
+		wr(d, CAP_COMMON, COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
 	uint64_t a[3] = { virtq_desc_addr(q), virtq_avail_addr(q), virtq_used_addr(q) };
 	for (unsigned i = 0; i < 3; i++) {
 		wr(d, CAP_COMMON, COMMON_Q_DESCLO + 8 * i, 4, (uint32_t)a[i]);
@@ -172,12 +193,76 @@ static uint16_t vp_cfg16(struct virtio_dev *d, unsigned off) { return (uint16_t)
 static uint32_t vp_cfg32(struct virtio_dev *d, unsigned off) { return rd(d, CAP_DEVICE, off, 4); }
 static uint32_t vp_cfggen(struct virtio_dev *d) { return rd(d, CAP_COMMON, COMMON_CFGGEN, 1); }
 
+/* A 32-bit write into the MSI-X table, the way the other registers go. */
+static void msix_wr(struct virtio_dev *d, uint32_t off, uint32_t v)
+{
+	const struct virtio_pci_access *a = d->t.pci.cfg;
+	if (a->bar_write)
+		a->bar_write(a->ctx, d->t.pci.msix_bar, (uint64_t)d->t.pci.msix_off + off, 4, v);
+	else
+		bv_mmio_write32(d->t.pci.msix_table + off, v);
+}
+
+/* MSI-X with entry 0 only: every queue uses vector 0. */
+static int vp_msix(struct virtio_dev *d)
+{
+	const struct virtio_pci_access *a = d->t.pci.cfg;
+	if (!d->t.pci.msix_cap || !a)
+		return BV_ENOTSUP;
+	if (!d->irq.attached) {
+		int h = bv_port_irq_msi(virtio_irq_handler, d, &d->irq.msi_addr, &d->irq.msi_data);
+		if (h < 0)
+			return h;
+		d->irq.handle = h;
+		d->irq.attached = 1;
+	}
+	unsigned cap = d->t.pci.msix_cap;
+	uint16_t ctrl = (uint16_t)a->read(a->ctx, cap + MSIX_CTRL, 2);
+	/* Program the entry with the function masked, then let it go. */
+	a->write(a->ctx, cap + MSIX_CTRL, 2, ctrl | MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
+	msix_wr(d, 0, (uint32_t)d->irq.msi_addr);
+	msix_wr(d, 4, (uint32_t)(d->irq.msi_addr >> 32));
+	msix_wr(d, 8, d->irq.msi_data);
+	msix_wr(d, 12, 0);                       /* vector control: unmasked */
+	a->write(a->ctx, cap + MSIX_CTRL, 2, (uint16_t)((ctrl | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_FMASK));
+	/* Config changes need no wake-up: the CID change that matters to vsock
+	 * arrives as an event-queue buffer. */
+	wr(d, CAP_COMMON, COMMON_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
+	d->irq.mode = VIRTIO_IRQ_MSIX;
+	return BV_OK;
+}
+
+static void vp_irq_setup(struct virtio_dev *d)
+{
+	if (vp_msix(d) == BV_OK)
+		return;
+	/* INTx: the ISR register tells whether the line is ours and lowers it. */
+	const struct virtio_pci_access *a = d->t.pci.cfg;
+	if (!d->irq.has_line || !a)
+		return;
+	if (!d->irq.attached) {
+		int h = bv_port_irq_line(d->irq.line, d->irq.line_flags, virtio_irq_handler, d);
+		if (h < 0)
+			return;
+		d->irq.handle = h;
+		d->irq.attached = 1;
+	}
+	uint16_t cmd = (uint16_t)a->read(a->ctx, PCI_COMMAND, 2);
+	if (cmd & PCI_COMMAND_INTX_OFF)
+		a->write(a->ctx, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_INTX_OFF);
+	d->irq.mode = VIRTIO_IRQ_LINE;
+}
+
+/* Reading the ISR clears it and lowers INTx. */
+static uint32_t vp_irq_ack(struct virtio_dev *d) { return rd(d, CAP_ISR, 0, 1); }
+
 static const struct virtio_ops virtio_pci_ops = {
 	.reset = vp_reset, .get_status = vp_get_status, .set_status = vp_set_status,
 	.get_features = vp_get_features, .set_features = vp_set_features,
 	.queue_max = vp_queue_max, .setup_queue = vp_setup_queue, .notify = vp_notify,
 	.cfg_read8 = vp_cfg8, .cfg_read16 = vp_cfg16, .cfg_read32 = vp_cfg32,
 	.cfg_generation = vp_cfggen,
+	.irq_setup = vp_irq_setup, .irq_ack = vp_irq_ack,
 };
 
 static uint8_t cfg8(const struct virtio_pci_access *a, unsigned off) { return (uint8_t)a->read(a->ctx, off, 1); }
@@ -207,6 +292,18 @@ static int find_caps(struct virtio_dev *d, const struct virtio_pci_access *a, co
 	uint8_t p = cfg8(a, PCI_CAP_PTR) & 0xfc;
 	/* A config space has room for at most 48 capabilities: a longer walk is a loop. */
 	while (p && guard++ < 48) {
+		if (cfg8(a, p + CAP_VNDR) == PCI_CAP_ID_MSIX && !d->t.pci.msix_cap) {
+			uint32_t t = cfg32(a, p + MSIX_TABLE);
+			unsigned bir = t & 7;
+			uint64_t base = bir > 5 ? 0 : bars ? bars[bir] : bar_from_config(a, bir);
+			uint64_t addr = base + (t & ~7u);
+			if (base && (addr + 16 <= (uint64_t)UINTPTR_MAX || a->bar_write)) {
+				d->t.pci.msix_table = (uintptr_t)addr;
+				d->t.pci.msix_bar = (uint8_t)bir;
+				d->t.pci.msix_off = t & ~7u;
+				d->t.pci.msix_cap = p;
+			}
+		}
 		if (cfg8(a, p + CAP_VNDR) == PCI_CAP_ID_VNDR) {
 			uint8_t type = cfg8(a, p + CAP_CFG_TYPE), bar = cfg8(a, p + CAP_BAR);
 			uint64_t base = bar > 5 ? 0 : bars ? bars[bar] : bar_from_config(a, bar);

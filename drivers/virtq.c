@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Split virtqueue bookkeeping for a polled driver: free list, chains, publish,
- * and reaping used entries without trusting the device. Every address the
+/* Split virtqueue bookkeeping for a polled driver: free list, chains, publish
+ * (EVENT_IDX-aware), reaping used entries without trusting the device, and
+ * used-buffer notification control for a driver that halts while idle. Every address the
  * device sees comes from bv_port_dma_addr, and every piece of memory it
  * shares with the device is cleaned before the device may read it and
  * invalidated before the CPU reads what the device wrote (bv/port.h).
- * Non-goals: interrupts, EVENT_IDX, indirect descriptors. */
+ * Non-goals: interrupt handling, indirect descriptors. */
 #include <string.h>
 #include "bv/err.h"
 #include "bv/port.h"
@@ -38,12 +39,50 @@ int virtq_init(struct virtq *q, uint16_t index, uint16_t size)
 	memset(q->seg_buf, 0, sizeof(q->seg_buf));
 	memset(q->seg_wlen, 0, sizeof(q->seg_wlen));
 	q->n_unpub = 0;
+	q->event_idx = 0;
+	q->irq_on = 0;
 	/* We poll; the device need not interrupt us. */
 	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	/* The device reads the zeroed rings (and the used ring's zero index)
 	 * from memory, not from our cache. */
 	bv_port_dma_clean(q->ring, (size_t)((uint8_t *)&q->used->ring[size] - q->ring));
 	return BV_OK;
+}
+
+/* EVENT_IDX fields: each side writes its own, after the other's ring. */
+static volatile uint16_t *used_event(struct virtq *q)
+{
+	return (volatile uint16_t *)((uintptr_t)q->avail + 4u + 2u * q->size);   /* 2-aligned */
+}
+static volatile uint16_t *avail_event(struct virtq *q)
+{
+	return (volatile uint16_t *)((uintptr_t)q->used + 4u + 8u * q->size);    /* 4-aligned */
+}
+
+/* Our suppression state for the device: avail.flags, or used_event. */
+static void set_used_event(struct virtq *q, uint16_t v)
+{
+	*used_event(q) = v;
+	bv_port_dma_clean((const void *)used_event(q), sizeof(uint16_t));
+}
+static void set_avail_flags(struct virtq *q, uint16_t v)
+{
+	q->avail->flags = v;
+	bv_port_dma_clean(&q->avail->flags, sizeof(q->avail->flags));
+}
+
+void virtq_set_event_idx(struct virtq *q, int on)
+{
+	q->event_idx = on ? 1 : 0;
+	q->irq_on = 0;
+	if (on) {
+		set_avail_flags(q, 0);
+		/* "Interrupt me after entry last_used - 1": already behind us, so
+		 * the device does not signal until we move it. */
+		set_used_event(q, (uint16_t)(q->last_used - 1));
+	} else {
+		set_avail_flags(q, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	}
 }
 
 void virtq_set_notify(struct virtq *q, virtq_notify_fn fn, void *ctx)
@@ -92,10 +131,13 @@ int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsi
 	return BV_OK;
 }
 
-void virtq_kick(struct virtq *q)
+/* Publish what was added; returns 1 if anything was. *old gets the avail.idx
+ * the device saw before. */
+static int publish(struct virtq *q, uint16_t *old)
 {
-	if (q->avail->idx == q->avail_shadow)
-		return;
+	*old = q->avail->idx;
+	if (*old == q->avail_shadow)
+		return 0;
 	/* Descriptors and ring slots must be visible before the index that exposes them. */
 	bv_wmb();
 	q->avail->idx = q->avail_shadow;
@@ -106,17 +148,81 @@ void virtq_kick(struct virtq *q)
 	for (uint16_t k = 0; k < q->n_unpub; k++)
 		q->in_flight[q->unpub[k]] = CHAIN_PUBLISHED;
 	q->n_unpub = 0;
-	/* The index store must land before we sample the device's suppression flag,
-	 * or we could miss a device that just went back to sleep. */
-	bv_mb();
-	bv_port_dma_invalidate(&q->used->flags, sizeof(q->used->flags));
-	if (*(volatile uint16_t *)&q->used->flags & VIRTQ_USED_F_NO_NOTIFY) {
-		q->stats.notifies_suppressed++;
-		return;
-	}
+	return 1;
+}
+
+static void ring_doorbell(struct virtq *q)
+{
 	q->stats.kicks++;
 	if (q->notify)
 		q->notify(q, q->notify_ctx);
+}
+
+void virtq_kick(struct virtq *q)
+{
+	uint16_t old, new = q->avail_shadow;
+	if (!publish(q, &old))
+		return;
+	/* The index store must land before we sample the device's suppression
+	 * state (flag or avail_event), or we could read what it wrote before it
+	 * went back to sleep and skip the kick that would wake it: a store->load
+	 * ordering, so a full barrier, on every architecture. */
+	bv_mb();
+	int want;
+	if (q->event_idx) {
+		/* The spec's vring_need_event: kick if avail_event lies in
+		 * [old, new), in wrapping u16 arithmetic (new - old counts the
+		 * entries this kick publishes, at most the queue size). */
+		bv_port_dma_invalidate((const void *)avail_event(q), sizeof(uint16_t));
+		uint16_t ev = *avail_event(q);
+		want = (uint16_t)(new - ev - 1) < (uint16_t)(new - old);
+	} else {
+		bv_port_dma_invalidate(&q->used->flags, sizeof(q->used->flags));
+		want = !(*(volatile uint16_t *)&q->used->flags & VIRTQ_USED_F_NO_NOTIFY);
+	}
+	if (!want) {
+		q->stats.notifies_suppressed++;
+		return;
+	}
+	ring_doorbell(q);
+}
+
+void virtq_kick_force(struct virtq *q)
+{
+	uint16_t old;
+	publish(q, &old);
+	bv_mb();
+	q->stats.forced_kicks++;
+	ring_doorbell(q);
+}
+
+int virtq_has_used(const struct virtq *q)
+{
+	bv_port_dma_invalidate(&q->used->idx, sizeof(q->used->idx));
+	return *(const volatile uint16_t *)&q->used->idx != q->last_used;
+}
+
+int virtq_irq_enable(struct virtq *q)
+{
+	if (q->event_idx)
+		set_used_event(q, q->last_used);
+	else
+		set_avail_flags(q, 0);
+	q->irq_on = 1;
+	/* Our request must be visible before we look at used.idx: a device that
+	 * added an entry before seeing it did not signal, and we must see that
+	 * entry now instead of halting on it (store->load: a full barrier). */
+	bv_mb();
+	return virtq_has_used(q);
+}
+
+void virtq_irq_disable(struct virtq *q)
+{
+	if (q->event_idx)
+		set_used_event(q, (uint16_t)(q->last_used - 1));
+	else
+		set_avail_flags(q, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	q->irq_on = 0;
 }
 
 /* The CPU is about to read what the device wrote into this chain. */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Split virtqueues (virtio 1.x section 2.7) driven by polling, in fixed storage.
- * Scope: descriptor free list, chains, publish/notify, reaping used entries that
- * the device may have forged. Non-goals: packed rings, EVENT_IDX, indirect
- * descriptors, interrupts, any transport knowledge (notification is a hook). */
+ * Scope: descriptor free list, chains, publish/notify (with VIRTIO_F_EVENT_IDX
+ * when negotiated), reaping used entries that the device may have forged, and
+ * turning used-buffer notifications on just before the CPU halts.
+ * Non-goals: packed rings, indirect descriptors, handling interrupts (the
+ * transport acknowledges them; they only wake the CPU), any transport
+ * knowledge (notification is a hook). */
 #ifndef BV_VIRTQ_H
 #define BV_VIRTQ_H
 
@@ -16,6 +19,7 @@
 #define VIRTQ_DESC_F_WRITE     2
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 #define VIRTQ_USED_F_NO_NOTIFY     1
+#define VIRTIO_RING_F_EVENT_IDX    29   /* feature bit: used_event / avail_event */
 
 struct virtq_desc {
 	uint64_t addr;
@@ -29,7 +33,7 @@ _Static_assert(offsetof(struct virtq_desc, flags) == 12, "virtq_desc.flags at 12
 struct virtq_avail {
 	uint16_t flags;
 	uint16_t idx;
-	uint16_t ring[];        /* size entries, then used_event (unused: no EVENT_IDX) */
+	uint16_t ring[];        /* size entries, then used_event (EVENT_IDX only) */
 } __attribute__((packed));
 _Static_assert(offsetof(struct virtq_avail, ring) == 4, "avail.ring at 4");
 
@@ -42,7 +46,7 @@ _Static_assert(sizeof(struct virtq_used_elem) == 8, "used elem is 8 bytes");
 struct virtq_used {
 	uint16_t flags;
 	uint16_t idx;
-	struct virtq_used_elem ring[];
+	struct virtq_used_elem ring[];   /* size entries, then avail_event (EVENT_IDX only) */
 } __attribute__((packed));
 _Static_assert(offsetof(struct virtq_used, ring) == 4, "used.ring at 4");
 
@@ -73,6 +77,7 @@ static inline struct virtq_seg virtq_seg(const void *p, uint32_t len)
 /* What the device did wrong; each bad used entry is dropped after counting. */
 struct virtq_stats {
 	uint64_t added, reaped, kicks, notifies_suppressed;
+	uint64_t forced_kicks;  /* doorbells rung whatever the device asked (virtq_kick_force) */
 	uint64_t bad_id;        /* used.id >= queue size */
 	uint64_t not_in_flight; /* used.id is not a published, outstanding chain head
 				 * (forged, repeated, or added but not yet kicked) */
@@ -93,6 +98,8 @@ struct virtq {
 	uint16_t free_head, num_free;
 	uint16_t avail_shadow;  /* our next avail.idx; published by virtq_kick */
 	uint16_t last_used;     /* next used.idx we expect to consume */
+	uint8_t event_idx;      /* VIRTIO_F_EVENT_IDX negotiated: used_event/avail_event rule */
+	uint8_t irq_on;         /* used-buffer notifications requested (virtq_irq_enable) */
 	virtq_notify_fn notify;
 	void *notify_ctx;
 	struct virtq_stats stats;
@@ -116,6 +123,12 @@ struct virtq {
  * Clears ring memory and stats; sets VIRTQ_AVAIL_F_NO_INTERRUPT. BV_EINVAL on bad size. */
 int virtq_init(struct virtq *q, uint16_t index, uint16_t size);
 
+/* Switch the queue to VIRTIO_F_EVENT_IDX rules (after virtq_init, before the
+ * device runs) when that feature was negotiated: kicks then follow the
+ * device's avail_event, and notifications are suppressed through used_event
+ * (avail.flags becomes 0, as the spec wants). */
+void virtq_set_event_idx(struct virtq *q, int on);
+
 /* The hook virtq_kick calls to ring the doorbell (the transport sets it). */
 void virtq_set_notify(struct virtq *q, virtq_notify_fn fn, void *ctx);
 
@@ -127,8 +140,28 @@ void virtq_set_notify(struct virtq *q, virtq_notify_fn fn, void *ctx);
 int virtq_add(struct virtq *q, const struct virtq_seg *seg, unsigned n_out, unsigned n_in, void *token);
 
 /* Publish every chain added since the last kick and notify the device unless
- * it set VIRTQ_USED_F_NO_NOTIFY. Cheap no-op when nothing was added. */
+ * it asked not to be (VIRTQ_USED_F_NO_NOTIFY, or with EVENT_IDX when the new
+ * avail.idx does not pass its avail_event). Cheap no-op when nothing was added. */
 void virtq_kick(struct virtq *q);
+
+/* virtq_kick, then ring the doorbell whatever the device asked. For a device
+ * whose suppression state went stale (an avail_event it stopped moving, a
+ * NO_NOTIFY it never cleared; firecracker-microvm/firecracker#5969): it
+ * would otherwise never look at the ring again. A notification the device
+ * did not need is harmless. */
+void virtq_kick_force(struct virtq *q);
+
+/* Used-buffer notifications, for a driver that halts the CPU while it waits.
+ * Off by default (we poll). virtq_irq_enable asks for one at the next used
+ * entry (EVENT_IDX: used_event = the next index we will consume) and then
+ * looks at the ring again: it returns 1 when an entry is already there (the
+ * device may have added it while notifications were off: do not halt), else 0.
+ * virtq_irq_disable turns them off again. */
+int virtq_irq_enable(struct virtq *q);
+void virtq_irq_disable(struct virtq *q);
+
+/* 1 when the device has published used entries we have not taken yet. */
+int virtq_has_used(const struct virtq *q);
 
 /* Take one finished chain: 1 and *token, *len (bytes the device wrote) when one
  * was there, 0 when none, VIRTQ_POP_BADLEN (see below). Forged entries are counted in q->stats and skipped:

@@ -11,5 +11,5 @@ ARCH_ABI_CFLAGS := -mcpu=cortex-a53 -fno-pie
 ARCH_CFLAGS := $(ARCH_ABI_CFLAGS)
 ARCH_LDFLAGS := -static -no-pie $(VIRT_LDFLAGS)
 ARCH_LIBS :=
-ARCH_SRCS := arch/aarch64/start.S arch/aarch64/arch.c $(VIRT_SRCS)
+ARCH_SRCS := arch/aarch64/start.S arch/aarch64/arch.c $(VIRT_SRCS) arch/aarch64/irq.c
 ARCH_LDDEPS := arch/aarch64/arch.mk $(VIRT_LDDEPS)

@@ -10,4 +10,6 @@ VIRT_LDFLAGS := --crt0=hosted -Wl,-e,arch_entry \
 	-Wl,--defsym=__stack_size=0x10000 -T picolibc.ld \
 	-Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 VIRT_SRCS := arch/arm-common/virt.c libc-glue/picolibc/glue.c
+# GIC, timer and WFI: bv_port_idle and the interrupt hooks (issue 15).
+VIRT_SRCS += arch/arm-common/gic.c
 VIRT_LDDEPS := arch/arm-common/virt.mk

@@ -12,5 +12,5 @@ ARCH_ABI_CFLAGS := -mcpu=cortex-a15 -mthumb -mfloat-abi=hard -mfpu=neon-vfpv4
 ARCH_CFLAGS := $(ARCH_ABI_CFLAGS)
 ARCH_LDFLAGS := $(VIRT_LDFLAGS)
 ARCH_LIBS :=
-ARCH_SRCS := arch/arm/start.S arch/arm/arch.c $(VIRT_SRCS)
+ARCH_SRCS := arch/arm/start.S arch/arm/arch.c $(VIRT_SRCS) arch/arm/irq.c
 ARCH_LDDEPS := arch/arm/arch.mk $(VIRT_LDDEPS)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The parts of the port (bv/port.h) every -kernel image shares: QEMU's
  * targets are cache-coherent and identity-mapped, so DMA addresses are CPU
- * addresses and cache maintenance is nothing; the log goes to the console;
- * with interrupts off, idling is relaxing once. The clock and the relax hint
- * are per CPU, in arch/<arch>/. */
+ * addresses and cache maintenance is nothing; the log goes to the console.
+ * The clock, the relax hint, idling and interrupts are per CPU, in
+ * arch/<arch>/ (x86_64/irq.c, arm-common/gic.c). */
 #include "bv/arch.h"
 #include "bv/port.h"
 
@@ -22,14 +22,6 @@ void bv_port_dma_invalidate(const void *p, size_t n)
 {
 	(void)p;
 	(void)n;
-}
-
-void bv_port_idle(uint64_t deadline_us)
-{
-	/* Nothing would wake a halted CPU yet (no interrupts); returning early
-	 * is allowed, so this is a polling loop's relax. */
-	(void)deadline_us;
-	bv_port_relax();
 }
 
 void bv_port_log(const char *s, size_t n)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include "bv/err.h"
 #include "bv/port.h"
 
 #define HOST_MMIO_WINDOWS 8
@@ -22,6 +23,21 @@ __attribute__((weak)) uint64_t bv_port_now_us(void)
 __attribute__((weak)) void bv_port_relax(void) {}
 
 __attribute__((weak)) void bv_port_idle(uint64_t deadline_us) { (void)deadline_us; }
+
+/* No interrupts on the host: the library then wakes itself on its timers. */
+__attribute__((weak)) int bv_port_irq_line(uint32_t irq, unsigned flags, bv_port_irq_fn fn, void *ctx)
+{
+	(void)irq; (void)flags; (void)fn; (void)ctx;
+	return BV_ENOTSUP;
+}
+
+__attribute__((weak)) int bv_port_irq_msi(bv_port_irq_fn fn, void *ctx, uint64_t *addr, uint32_t *data)
+{
+	(void)fn; (void)ctx; (void)addr; (void)data;
+	return BV_ENOTSUP;
+}
+
+__attribute__((weak)) void bv_port_irq_off(int handle) { (void)handle; }
 
 __attribute__((weak)) uint64_t bv_port_dma_addr(const void *p) { return (uint64_t)(uintptr_t)p; }
 

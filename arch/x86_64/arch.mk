@@ -17,4 +17,6 @@ ARCH_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/x86_64.ld -Wl,--gc-secti
 ARCH_LIBS := -lgcc
 ARCH_SRCS := arch/x86_64/start.S arch/x86_64/arch.c libc-glue/x86_64/crt0.c \
 	libc-glue/x86_64/string.c libc-glue/str.c libc-glue/x86_64/printf.c
+# Interrupts that wake the CPU from HLT, and bv_port_idle (issue 15).
+ARCH_SRCS += arch/x86_64/irq.c arch/x86_64/irq_entry.S
 ARCH_LDDEPS := arch/x86_64/arch.mk linker/x86_64.ld

@@ -11,8 +11,8 @@
  *
  * Threading rule: one execution context calls into the library at a time;
  * the library never calls back into the port from anywhere but the call the
- * port made. Interrupt hooks are reserved for issue 15 (they will be added
- * here as bv_port_irq_* without changing the functions below).
+ * port made. The one exception is an interrupt handler the library attached
+ * (bv_port_irq_*, below), and the port runs those only inside bv_port_idle().
  *
  * ---- functions (link-time) ---- */
 #ifndef BV_PORT_H
@@ -29,9 +29,47 @@ uint64_t bv_port_now_us(void);
 void bv_port_relax(void);
 
 /* Halt until an interrupt or until bv_port_now_us() >= deadline_us,
- * whichever is first. May return early, at any time: callers loop. A port
- * without interrupts may simply call bv_port_relax(). */
+ * whichever is first. May return early, at any time: callers loop. Must
+ * return by the deadline even if no interrupt ever comes. A port without
+ * interrupts may simply call bv_port_relax() (the library then polls), or
+ * sleep on a timer of its own up to the deadline. */
 void bv_port_idle(uint64_t deadline_us);
+
+/* Interrupts, used only to wake bv_port_idle(): the library processes
+ * nothing in them (it looks at its rings once the idle returns). A port
+ * that keeps these rules may implement them:
+ *  - handlers run only inside bv_port_idle() (interrupts stay masked, or
+ *    are taken and held pending, everywhere else), so they never race the
+ *    library's other code;
+ *  - the handler acknowledges its device (a level line must be low when it
+ *    returns); the port then ends the interrupt at its controller (EOI);
+ *  - one handler per line or MSI, no sharing, no nesting.
+ * A port without them (or one that must leave the firmware's interrupt
+ * controller alone, as a UEFI application does) returns BV_ENOTSUP from
+ * bv_port_irq_line and bv_port_irq_msi and never calls a handler: the
+ * library then wakes itself at bounded intervals (BV_VSOCK_WAIT_POLL_MS). */
+typedef void (*bv_port_irq_fn)(void *ctx);
+
+#define BV_IRQ_EDGE   0u     /* rising edge */
+#define BV_IRQ_LEVEL  1u     /* level, active high */
+#define BV_IRQ_LOW    2u     /* or'ed in: active low / falling edge */
+
+/* Route wired interrupt `irq` to fn(ctx) and enable it. `irq` is the input
+ * number of the platform's interrupt controller as whoever found the device
+ * describes it: a GSI on x86 (I/O APIC inputs, ACPI numbering), an INTID on
+ * Arm (GIC: SPI n is 32 + n). Returns a handle >= 0, BV_ENOTSUP (no
+ * interrupt support, or no such input), BV_ENOBUFS (the port's table is full). */
+int bv_port_irq_line(uint32_t irq, unsigned flags, bv_port_irq_fn fn, void *ctx);
+
+/* Allocate a message-signalled interrupt for fn(ctx): the address and data a
+ * device writes (PCI MSI-X) to raise it. Returns a handle >= 0, BV_ENOTSUP
+ * when the platform (or the port) has no MSI, BV_ENOBUFS. */
+int bv_port_irq_msi(bv_port_irq_fn fn, void *ctx, uint64_t *addr, uint32_t *data);
+
+/* Disable a handle for good: a level line that stays asserted although its
+ * handler acknowledged the device (a broken or hostile device) would wake
+ * the CPU forever. */
+void bv_port_irq_off(int handle);
 
 /* The address the device must use to reach CPU memory at p (the "bus" or
  * IOVA address). Every address the library hands a device goes through here:

@@ -78,7 +78,7 @@ APPS := $(sort $(APPS))
 ELFS := $(patsubst %,$(BUILD)/%.elf,$(APPS))
 
 .PHONY: all all-arches host test run clean unit fuzz bench print-unit-tests lib install examples lib-all-arches \
-	small-arches
+	small-arches busypoll
 all: $(ELFS) $(LIBBV)
 lib: $(LIBBV)
 
@@ -130,6 +130,12 @@ install: $(LIBBV)
 	  echo 'BAREVSOCK_CPPFLAGS := -I$(abspath $(INSTALL_INC))'; \
 	  echo 'BAREVSOCK_LIBS := -L$(abspath $(PREFIX))/lib -lbarevsock'; \
 	} > $(PREFIX)/share/barevsock/barevsock.mk
+
+# The busy-poll variant (configs/busypoll.h: vsock_wait spins, no interrupts)
+# beside the normal images, for bench/'s halting-vs-spinning comparison:
+# build/<arch>-busypoll/.
+busypoll:
+	$(MAKE) --no-print-directory BUILD=build/$(ARCH)-busypoll BV_CONFIG=configs/busypoll.h all
 
 all-arches:
 	@for a in $(ARCHES); do \

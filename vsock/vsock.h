@@ -236,4 +236,20 @@ int vsock_conn_info(int index, struct vsock_conn_info *out);
  * device work; call it in the app's loop. */
 int vsock_poll(void);
 
+/* Also in the device glue: wait, with the CPU halted, until there may be work
+ * for vsock_poll(): the device used a buffer (a packet arrived, a transmit
+ * completed, an event), a packet is ready to go out, an engine timer (connect
+ * or close timeout) is due, or timeout_ms passed (VSOCK_WAIT_FOREVER: no
+ * limit). Returns 1 when there may be work, 0 on timeout, BV_ENODEV without a
+ * device. Call it when a round of vsock_poll() and your own work did nothing:
+ *     for (;;) { int w = vsock_poll(); w += my_work(); if (!w) vsock_wait(ms); }
+ * Interrupts only wake the CPU; nothing is processed until vsock_poll().
+ * It may return 1 with nothing to do (callers loop), never sleeps past a due
+ * timer, and never halts longer than BV_VSOCK_WAIT_MAX_HALT_MS without looking
+ * at the rings, so a device that never interrupts costs latency, not a hang.
+ * Right after traffic it polls for BV_VSOCK_WAIT_SPIN_US before halting.
+ * Built with BV_VSOCK_BUSY_POLL it spins instead of halting. */
+#define VSOCK_WAIT_FOREVER 0xffffffffu
+int vsock_wait(uint32_t timeout_ms);
+
 #endif

@@ -40,6 +40,10 @@ static struct vsock_evbuf evbufs[BV_VSOCK_EVENT_BUFS];
 static struct vsock_txslot *slot_free[BV_VSOCK_TX_PKTS];
 static unsigned slot_nfree, slot_total, rx_total;
 static struct vsock_dev_stats dstats;
+/* vsock_wait's state: */
+static uint64_t wait_quiet_since;   /* when it last saw the device give anything back */
+static uint64_t wait_seen;          /* completions counted then */
+static uint32_t wait_spin_us;       /* the polling window now */
 
 static int post_rx(struct vsock_rxbuf *b)
 {
@@ -77,7 +81,11 @@ int vsock_dev_attach(struct virtio_dev *d)
 	 * multi-device proposals that no spec release carries). */
 	const uint64_t wanted = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_SEQPACKET) |
 				(1ull << VSOCK_F_NO_IMPLIED_STREAM);
-	int rc = virtio_init(vdev, wanted, 0, qs, 3);
+	wait_spin_us = BV_VSOCK_WAIT_SPIN_US;
+#ifndef BV_VSOCK_BUSY_POLL
+	vdev->irq.wanted = 1;   /* vsock_wait halts until it */
+#endif
+	int rc = virtio_init(vdev, wanted | 1ull << VIRTIO_RING_F_EVENT_IDX, 0, qs, 3);
 	if (rc < 0) {
 		bv_logf("vsock: device init failed: %s\n", bv_strerror(rc));
 		vdev = NULL;
@@ -109,9 +117,11 @@ int vsock_dev_attach(struct virtio_dev *d)
 		slot_free[slot_nfree++] = &txslots[i];
 	slot_total = slot_nfree;
 
-	bv_logf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s, stream %s\n",
+	bv_logf("vsock: cid %llu on %s at %s, queues %u/%u/%u, seqpacket %s, stream %s, irq %s, event_idx %s\n",
 	       (unsigned long long)cid, virtio_transport_name(vdev->transport), vdev->where,
-	       rxq.size, txq.size, evq.size, seqpacket ? "on" : "off", stream ? "on" : "off");
+	       rxq.size, txq.size, evq.size, seqpacket ? "on" : "off", stream ? "on" : "off",
+	       vdev->irq.mode == VIRTIO_IRQ_MSIX ? "msi-x" : vdev->irq.mode == VIRTIO_IRQ_LINE ? "line" : "none",
+	       rxq.event_idx ? "on" : "off");
 	return BV_OK;
 }
 
@@ -229,6 +239,118 @@ int vsock_poll(void)
 	return work + poll_tx();
 }
 
+/* ---- vsock_wait: halt until the device or a timer needs us ---- */
+
+
+/* Something vsock_poll() would act on right now. */
+static int work_ready(void)
+{
+	if (virtq_has_used(&rxq) || virtq_has_used(&evq) || virtq_has_used(&txq))
+		return 1;
+	return tx_nfree && virtq_num_free(&txq) && vsock_engine_tx_pending();
+}
+
+#ifndef BV_VSOCK_BUSY_POLL
+/* Ask for an interrupt on every queue where the device may still complete
+ * something we wait for; 1 if an entry arrived before the request was
+ * visible (then do not halt). TX only while buffers are out: its completions
+ * matter then (a blocked sender, the buffer pool), not otherwise. */
+static int irqs_on(void)
+{
+	int pending = virtq_irq_enable(&rxq);
+	pending |= virtq_irq_enable(&evq);
+	if (tx_nfree != tx_total)
+		pending |= virtq_irq_enable(&txq);
+	return pending;
+}
+
+static void irqs_off(void)
+{
+	virtq_irq_disable(&rxq);
+	virtq_irq_disable(&evq);
+	if (txq.irq_on)
+		virtq_irq_disable(&txq);
+}
+
+/* A device whose avail_event (or NO_NOTIFY) went stale never looks at the
+ * ring again unless told; a doorbell it did not need is harmless. */
+static void watchdog(uint64_t now)
+{
+	if (now - wait_quiet_since < BV_VSOCK_KICK_WATCHDOG_MS * 1000ull)
+		return;
+	wait_quiet_since = now;
+	virtq_kick_force(&rxq);
+	if (tx_nfree != tx_total)
+		virtq_kick_force(&txq);
+	dstats.forced_kicks++;
+}
+#endif
+
+int vsock_wait(uint32_t timeout_ms)
+{
+	if (!vdev)
+		return BV_ENODEV;
+	uint64_t now = bv_now_us();
+	uint64_t end = timeout_ms == VSOCK_WAIT_FOREVER ? UINT64_MAX : now + timeout_ms * 1000ull;
+	uint64_t seen = dstats.rx_bufs + dstats.tx_bufs + dstats.events;
+	if (seen != wait_seen) {
+		wait_seen = seen;
+		wait_quiet_since = now;
+	}
+	for (;;) {
+		if (work_ready())
+			return 1;
+		uint64_t due = vsock_engine_next_deadline_ms();
+		uint64_t due_us = due >= UINT64_MAX / 1000 ? UINT64_MAX : due * 1000;
+		now = bv_now_us();
+		if (due_us <= now)
+			return 1;
+		if (now >= end)
+			return 0;
+#ifdef BV_VSOCK_BUSY_POLL
+		bv_port_relax();
+#else
+		/* Right after the device gave us something, the next piece (a
+		 * reply, more data) usually follows within microseconds: poll
+		 * a little before paying for a halt and an interrupt. */
+		if (now - wait_quiet_since < wait_spin_us) {
+			bv_port_relax();
+			continue;
+		}
+		int irq = vdev->irq.mode != VIRTIO_IRQ_NONE;
+		uint64_t wake = now + (irq ? BV_VSOCK_WAIT_MAX_HALT_MS : BV_VSOCK_WAIT_POLL_MS) * 1000ull;
+		if (due_us < wake)
+			wake = due_us;
+		if (end < wake)
+			wake = end;
+		if (irq && irqs_on()) {
+			irqs_off();
+			return 1;
+		}
+		dstats.halts++;
+		bv_port_idle(wake);
+		if (irq)
+			irqs_off();
+		uint64_t woke = bv_now_us();
+		if (work_ready()) {
+			/* Work came this soon after halting: polling a little
+			 * longer would have caught it without the wake-up. */
+			if (woke - now < BV_VSOCK_WAIT_SPIN_MAX_US) {
+				wait_spin_us *= 2;
+				if (wait_spin_us > BV_VSOCK_WAIT_SPIN_MAX_US)
+					wait_spin_us = BV_VSOCK_WAIT_SPIN_MAX_US;
+			} else {
+				wait_spin_us = BV_VSOCK_WAIT_SPIN_US;
+			}
+			return 1;
+		}
+		if (woke - now >= BV_VSOCK_WAIT_SPIN_MAX_US)
+			wait_spin_us = BV_VSOCK_WAIT_SPIN_US;
+		watchdog(woke);
+#endif
+	}
+}
+
 void vsock_dev_stats(struct vsock_dev_stats *out)
 {
 	*out = dstats;
@@ -243,6 +365,12 @@ void vsock_dev_stats(struct vsock_dev_stats *out)
 	out->tx_total = slot_total;
 	out->rx_posted = vdev ? (uint32_t)(rxq.size - virtq_num_free(&rxq)) : 0;
 	out->rx_total = rx_total;
+	if (vdev) {
+		out->irqs = vdev->irq.count;
+		out->irqs_spurious = vdev->irq.spurious;
+		out->irq_mode = vdev->irq.mode;
+		out->event_idx = rxq.event_idx;
+	}
 }
 
 #ifdef BV_VSOCK_TEST_HOOKS

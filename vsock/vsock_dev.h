@@ -3,9 +3,10 @@
  * 19, any transport), owns its three queues and feeds the protocol engine
  * (vsock_engine.h). The caller attaches the device (virtio_mmio_attach,
  * virtio_pci_attach; the -kernel images' discover/ does it for them in
- * vsock_dev_init), calls vsock_dev_attach() once, then vsock_poll()
- * (declared in vsock.h) in its loop. Non-goals: finding the device, more
- * than one vsock device, interrupts. */
+ * vsock_dev_init), calls vsock_dev_attach() once, then vsock_poll() and,
+ * when idle, vsock_wait() (both declared in vsock.h) in its loop.
+ * Non-goals: finding the device, more than one vsock device, work in
+ * interrupt context. */
 #ifndef BV_VSOCK_DEV_H
 #define BV_VSOCK_DEV_H
 
@@ -13,7 +14,10 @@
 #include "drivers/virtio.h"
 
 /* Take over d, an attached virtio device (its storage must outlive its use):
- * negotiate (VERSION_1, SEQPACKET if offered), set up the RX/TX/event queues,
+ * negotiate (VERSION_1, SEQPACKET and EVENT_IDX if offered), route the
+ * device's interrupt to wake vsock_wait (unless built with
+ * BV_VSOCK_BUSY_POLL; MSI-X, or the line set with virtio_set_irq_line; none
+ * is fine too), set up the RX/TX/event queues,
  * stock RX and event buffers, start the engine with the device's CID. Logs
  * one line saying what it found. BV_OK; BV_ENODEV if d is not a vsock
  * device; or virtio_init's error. Calling it again starts over. */
@@ -34,6 +38,12 @@ struct vsock_dev_stats {
 	/* Per queue (VSOCK_VQ_RX, _TX, _EVENT): doorbells rung, and kicks the
 	 * device asked us to skip (VIRTQ_USED_F_NO_NOTIFY). */
 	uint64_t kicks[3], kicks_suppressed[3];
+	/* vsock_wait: halts, device interrupts (and those with nothing for us),
+	 * doorbells rung by its watchdog, and how the device interrupts
+	 * (enum virtio_irq_mode: 0 none, 1 msi-x, 2 line). */
+	uint64_t halts, irqs, irqs_spurious, forced_kicks;
+	uint32_t irq_mode;
+	uint32_t event_idx;                  /* VIRTIO_RING_F_EVENT_IDX negotiated */
 };
 void vsock_dev_stats(struct vsock_dev_stats *out);
 

@@ -22,17 +22,26 @@
 
 static uint8_t buf[16384];
 
+/* Milliseconds left until end (0 once it passed), for vsock_wait. */
+static uint32_t left_ms(uint64_t end)
+{
+	uint64_t now = bv_now_ms();
+	return now >= end ? 0 : (uint32_t)(end - now);
+}
+
 /* Poll until the connection is up or failed; returns 0 or its error. */
 static int wait_connected(int h)
 {
 	uint64_t end = bv_now_ms() + CLIENT_TIMEOUT_MS;
 	while (bv_now_ms() < end) {
-		vsock_poll();
+		int work = vsock_poll();
 		int ev = vsock_events(h);
 		if (ev & VSOCK_EV_ERROR)
 			return vsock_error(h);
 		if (ev & VSOCK_EV_CONNECTED)
 			return 0;
+		if (!work)
+			vsock_wait(left_ms(end));
 	}
 	return BV_ETIMEDOUT;
 }
@@ -46,7 +55,8 @@ static int send_all(int h, const uint8_t *p, uint32_t n)
 		if (rc == BV_EAGAIN) {
 			if (bv_now_ms() > end)
 				return BV_ETIMEDOUT;
-			vsock_poll();
+			if (!vsock_poll())
+				vsock_wait(left_ms(end));
 			continue;
 		}
 		if (rc < 0)
@@ -62,11 +72,13 @@ static int echo_back(int h, uint64_t *count, int per_message)
 {
 	uint64_t end = bv_now_ms() + CLIENT_TIMEOUT_MS;
 	for (;;) {
-		vsock_poll();
+		int work = vsock_poll();
 		int n = vsock_recv(h, buf, sizeof(buf));
 		if (n == BV_EAGAIN) {
 			if (bv_now_ms() > end)
 				return BV_ETIMEDOUT;
+			if (!work)
+				vsock_wait(left_ms(end));
 			continue;
 		}
 		if (n <= 0)
@@ -127,7 +139,8 @@ int main(void)
 	/* Let the closes reach the host before leaving. */
 	uint64_t end = bv_now_ms() + 200;
 	while (bv_now_ms() < end)
-		vsock_poll();
+		if (!vsock_poll())
+			vsock_wait(left_ms(end));
 	printf("client: %s\n", fails ? "FAILED" : "ok");
 	return fails ? BV_EXIT_FAIL : BV_EXIT_OK;
 }

@@ -199,16 +199,18 @@ int main(void)
 			printf("echo: idle, conns_in_use %u (baseline %u), peak %u, refused %u, "
 			       "rst sent %u rcvd %u, malformed %u, bad used %llu, "
 			       "tx bufs free %u/%u, rx bufs posted %u/%u, transport resets %llu, "
-			       "tx slots free %u/%u\n",
+			       "tx slots free %u/%u, halts %llu, irqs %llu (spurious %llu), forced kicks %llu\n",
 			       (unsigned)st.conns_in_use, (unsigned)baseline, (unsigned)st.conns_peak,
 			       (unsigned)(st.conns_refused_full + st.conns_refused_backlog), (unsigned)st.rst_sent,
 			       (unsigned)st.rst_rcvd, (unsigned)st.rx_dropped_malformed,
 			       (unsigned long long)ds.bad_used, (unsigned)st.tx_bufs_free, (unsigned)st.tx_bufs_total,
 			       (unsigned)ds.rx_posted, (unsigned)ds.rx_total,
-			       (unsigned long long)ds.transport_resets, (unsigned)ds.tx_free, (unsigned)ds.tx_total);
+			       (unsigned long long)ds.transport_resets, (unsigned)ds.tx_free, (unsigned)ds.tx_total,
+			       (unsigned long long)ds.halts, (unsigned long long)ds.irqs,
+			       (unsigned long long)ds.irqs_spurious, (unsigned long long)ds.forced_kicks);
 			busy = 0;
 		}
 		if (!work)
-			bv_port_relax();
+			vsock_wait(VSOCK_WAIT_FOREVER);   /* halt until the device or a timer needs us */
 	}
 }

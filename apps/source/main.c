@@ -122,6 +122,6 @@ int main(void)
 			if (conn[i].h >= 0)
 				work += serve(i);
 		if (!work)
-			bv_port_relax();
+			vsock_wait(VSOCK_WAIT_FOREVER);   /* halt until the device or a timer needs us */
 	}
 }

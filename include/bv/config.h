@@ -115,4 +115,37 @@
 #define BV_VSOCK_CLOSE_TIMEOUT_MS 8000
 #endif
 
+/* ---- idle (vsock_wait) ---- */
+/* Microseconds vsock_wait keeps polling after the device last gave something
+ * back before it halts: a reply that follows quickly then costs no wake-up
+ * (the halt-polling trade: some CPU per burst of traffic, none while idle).
+ * The window starts at BV_VSOCK_WAIT_SPIN_US, doubles while halts keep
+ * ending in work sooner than BV_VSOCK_WAIT_SPIN_MAX_US (a device slower
+ * than the window, as under nested virtualization), and drops back after a
+ * longer halt. */
+#ifndef BV_VSOCK_WAIT_SPIN_US
+#define BV_VSOCK_WAIT_SPIN_US 200
+#endif
+#ifndef BV_VSOCK_WAIT_SPIN_MAX_US
+#define BV_VSOCK_WAIT_SPIN_MAX_US 2000
+#endif
+/* Longest halt before vsock_wait looks at the rings again although no
+ * interrupt came: what a device that never interrupts costs in latency. */
+#ifndef BV_VSOCK_WAIT_MAX_HALT_MS
+#define BV_VSOCK_WAIT_MAX_HALT_MS 50
+#endif
+/* The same when the device has no interrupt we can use (the port has none,
+ * or its line was masked as a storm): the guest then polls at this period. */
+#ifndef BV_VSOCK_WAIT_POLL_MS
+#define BV_VSOCK_WAIT_POLL_MS 5
+#endif
+/* Waiting this long with nothing back from the device, ring its doorbells
+ * whatever it asked (a stale avail_event or NO_NOTIFY would hang us). */
+#ifndef BV_VSOCK_KICK_WATCHDOG_MS
+#define BV_VSOCK_KICK_WATCHDOG_MS 1000
+#endif
+/* Define BV_VSOCK_BUSY_POLL (to 1) and vsock_wait never halts and the
+ * device never interrupts: it spins on the rings as the first releases did,
+ * for the lowest latency at the price of a host CPU (make busypoll). */
+
 #endif

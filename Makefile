@@ -135,7 +135,7 @@ install: $(LIBBV)
 # beside the normal images, for bench/'s halting-vs-spinning comparison:
 # build/<arch>-busypoll/.
 busypoll:
-	$(MAKE) --no-print-directory BUILD=build/$(ARCH)-busypoll BV_CONFIG=configs/busypoll.h all
+	$(MAKE) --no-print-directory BUILDDIR=build/$(ARCH)-busypoll BV_CONFIG=configs/busypoll.h all
 
 all-arches:
 	@for a in $(ARCHES); do \

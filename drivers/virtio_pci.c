@@ -203,6 +203,10 @@ static void msix_wr(struct virtio_dev *d, uint32_t off, uint32_t v)
 		bv_mmio_write32(d->t.pci.msix_table + off, v);
 }
 
+/* The handler the port calls: virtio_irq_handler, by a local name (taking
+ * an external function's address would cost PIC builds a GOT). */
+static void vp_irq(void *ctx) { virtio_irq_handler(ctx); }
+
 /* MSI-X with entry 0 only: every queue uses vector 0. */
 static int vp_msix(struct virtio_dev *d)
 {
@@ -210,7 +214,7 @@ static int vp_msix(struct virtio_dev *d)
 	if (!d->t.pci.msix_cap || !a)
 		return BV_ENOTSUP;
 	if (!d->irq.attached) {
-		int h = bv_port_irq_msi(virtio_irq_handler, d, &d->irq.msi_addr, &d->irq.msi_data);
+		int h = bv_port_irq_msi(vp_irq, d, &d->irq.msi_addr, &d->irq.msi_data);
 		if (h < 0)
 			return h;
 		d->irq.handle = h;
@@ -241,7 +245,7 @@ static void vp_irq_setup(struct virtio_dev *d)
 	if (!d->irq.has_line || !a)
 		return;
 	if (!d->irq.attached) {
-		int h = bv_port_irq_line(d->irq.line, d->irq.line_flags, virtio_irq_handler, d);
+		int h = bv_port_irq_line(d->irq.line, d->irq.line_flags, vp_irq, d);
 		if (h < 0)
 			return;
 		d->irq.handle = h;

@@ -118,14 +118,13 @@
 /* ---- idle (vsock_wait) ---- */
 /* Microseconds vsock_wait keeps polling after the device last gave something
  * back before it halts: a reply that follows quickly then costs no wake-up
- * (the halt-polling trade: some CPU per burst of traffic, none while idle).
- * The window starts at BV_VSOCK_WAIT_SPIN_US, doubles while halts keep
- * ending in work sooner than BV_VSOCK_WAIT_SPIN_MAX_US (a device slower
- * than the window, as under nested virtualization), and drops back after a
- * longer halt. */
+ * (the halt-polling trade: some CPU per burst of traffic, none while idle). */
 #ifndef BV_VSOCK_WAIT_SPIN_US
 #define BV_VSOCK_WAIT_SPIN_US 200
 #endif
+/* The most that polling window grows to: it doubles while halts keep ending
+ * in work sooner than this (a device slower than the window, as under nested
+ * virtualization) and drops back after a longer halt. */
 #ifndef BV_VSOCK_WAIT_SPIN_MAX_US
 #define BV_VSOCK_WAIT_SPIN_MAX_US 2000
 #endif

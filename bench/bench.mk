@@ -8,6 +8,8 @@
 BENCH_HELPER := build/bench/bvbench
 BENCH_PINGPONG := build/bench/bv-pingpong
 BENCH_DEPS := all-arches $(HOSTBUILD)/bv-vhost-vsock-fast $(BENCH_HELPER) $(BENCH_PINGPONG)
+# The busy-poll echo (build/x86_64-busypoll/) for the halting-vs-spinning rows (issue 15).
+BENCH_DEPS += busypoll
 BENCH_ARGS ?=
 
 # The Linux guest's echo/sink/source server: static, it is PID 1 of the

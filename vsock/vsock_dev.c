@@ -43,6 +43,7 @@ static struct vsock_dev_stats dstats;
 /* vsock_wait's state: */
 static uint64_t wait_quiet_since;   /* when it last saw the device give anything back */
 static uint64_t wait_seen;          /* completions counted then */
+static uint64_t wait_kicked;        /* when the watchdog last rang the doorbells */
 static uint32_t wait_spin_us;       /* the polling window now */
 
 static int post_rx(struct vsock_rxbuf *b)
@@ -241,7 +242,6 @@ int vsock_poll(void)
 
 /* ---- vsock_wait: halt until the device or a timer needs us ---- */
 
-
 /* Something vsock_poll() would act on right now. */
 static int work_ready(void)
 {
@@ -276,9 +276,10 @@ static void irqs_off(void)
  * ring again unless told; a doorbell it did not need is harmless. */
 static void watchdog(uint64_t now)
 {
-	if (now - wait_quiet_since < BV_VSOCK_KICK_WATCHDOG_MS * 1000ull)
+	uint64_t since = wait_kicked > wait_quiet_since ? wait_kicked : wait_quiet_since;
+	if (now - since < BV_VSOCK_KICK_WATCHDOG_MS * 1000ull)
 		return;
-	wait_quiet_since = now;
+	wait_kicked = now;
 	virtq_kick_force(&rxq);
 	if (tx_nfree != tx_total)
 		virtq_kick_force(&txq);

@@ -378,7 +378,7 @@ static void boot(uint64_t offered, enum irq_style irq)
 	fake_us += 10 * 1000 * MS;    /* every scenario starts well clear of the last */
 	CHECK_EQ(vsock_dev_attach(&dev.vd), BV_OK);
 	CHECK_EQ(line.attached, 1);
-	lh = vsock_listen(ECHO_PORT, VSOCK_STREAM);
+	lh = vsock_listen(ECHO_PORT, VSOCK_STREAM, 4);
 	CHECK(lh >= 0);
 	conn = -1;
 	app_settle();

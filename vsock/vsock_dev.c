@@ -43,8 +43,10 @@ static struct vsock_dev_stats dstats;
 /* vsock_wait's state: */
 static uint64_t wait_quiet_since;   /* when it last saw the device give anything back */
 static uint64_t wait_seen;          /* completions counted then */
+#ifndef BV_VSOCK_BUSY_POLL
 static uint64_t wait_kicked;        /* when the watchdog last rang the doorbells */
 static uint32_t wait_spin_us;       /* the polling window now */
+#endif
 
 static int post_rx(struct vsock_rxbuf *b)
 {
@@ -82,8 +84,8 @@ int vsock_dev_attach(struct virtio_dev *d)
 	 * multi-device proposals that no spec release carries). */
 	const uint64_t wanted = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_SEQPACKET) |
 				(1ull << VSOCK_F_NO_IMPLIED_STREAM);
-	wait_spin_us = BV_VSOCK_WAIT_SPIN_US;
 #ifndef BV_VSOCK_BUSY_POLL
+	wait_spin_us = BV_VSOCK_WAIT_SPIN_US;
 	vdev->irq.wanted = 1;   /* vsock_wait halts until it */
 #endif
 	int rc = virtio_init(vdev, wanted | 1ull << VIRTIO_RING_F_EVENT_IDX, 0, qs, 3);

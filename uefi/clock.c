@@ -9,6 +9,7 @@
  * time (GetTime), device interrupts (we poll). */
 #include <stdint.h>
 #include <stdio.h>
+#include "bv/err.h"
 #include "bv/port.h"
 #include "uefi/uefi.h"
 
@@ -99,4 +100,24 @@ void bv_port_idle(uint64_t deadline_us)
 	efi_uintn idx;
 	if (uefi_bs->set_timer(idle_timer, EFI_TIMER_RELATIVE, wait * 10) == EFI_SUCCESS)
 		uefi_bs->wait_for_event(1, &idle_timer, &idx);
+}
+
+/* The firmware owns the interrupt controller, and a UEFI application must
+ * leave its IDT, APIC and GIC alone: no device interrupts here. The library
+ * then wakes itself every BV_VSOCK_WAIT_POLL_MS through bv_port_idle above. */
+int bv_port_irq_line(uint32_t irq, unsigned flags, bv_port_irq_fn fn, void *ctx)
+{
+	(void)irq; (void)flags; (void)fn; (void)ctx;
+	return BV_ENOTSUP;
+}
+
+int bv_port_irq_msi(bv_port_irq_fn fn, void *ctx, uint64_t *addr, uint32_t *data)
+{
+	(void)fn; (void)ctx; (void)addr; (void)data;
+	return BV_ENOTSUP;
+}
+
+void bv_port_irq_off(int handle)
+{
+	(void)handle;
 }

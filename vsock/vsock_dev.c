@@ -244,12 +244,26 @@ int vsock_poll(void)
 
 /* ---- vsock_wait: halt until the device or a timer needs us ---- */
 
-/* Something vsock_poll() would act on right now. */
+/* Something vsock_poll() would act on right now. RX waits while our
+ * replies back up (poll_rx takes none then): the TX completion that ends
+ * that is what to wait for. */
 static int work_ready(void)
 {
-	if (virtq_has_used(&rxq) || virtq_has_used(&evq) || virtq_has_used(&txq))
+	if (virtq_has_used(&evq) || virtq_has_used(&txq))
 		return 1;
-	return tx_nfree && virtq_num_free(&txq) && vsock_engine_tx_pending();
+	if (virtq_has_used(&rxq) && !vsock_engine_replies_backed_up(txq.size / 2u))
+		return 1;
+	return slot_nfree && virtq_num_free(&txq) >= 2 && vsock_engine_tx_pending();
+}
+
+/* The RX buffers the application finished with go back to the device
+ * before we sleep: with all of them held it could deliver nothing. */
+static void rx_refill(void)
+{
+	struct vsock_rxbuf *b;
+	while ((b = vsock_engine_rx_reclaim()) != NULL)
+		post_rx(b);
+	virtq_kick(&rxq);   /* no-op when nothing was added */
 }
 
 #ifndef BV_VSOCK_BUSY_POLL
@@ -261,7 +275,7 @@ static int irqs_on(void)
 {
 	int pending = virtq_irq_enable(&rxq);
 	pending |= virtq_irq_enable(&evq);
-	if (tx_nfree != tx_total)
+	if (slot_nfree != slot_total)
 		pending |= virtq_irq_enable(&txq);
 	return pending;
 }
@@ -283,7 +297,7 @@ static void watchdog(uint64_t now)
 		return;
 	wait_kicked = now;
 	virtq_kick_force(&rxq);
-	if (tx_nfree != tx_total)
+	if (slot_nfree != slot_total)
 		virtq_kick_force(&txq);
 	dstats.forced_kicks++;
 }
@@ -300,6 +314,7 @@ int vsock_wait(uint32_t timeout_ms)
 		wait_seen = seen;
 		wait_quiet_since = now;
 	}
+	rx_refill();
 	for (;;) {
 		if (work_ready())
 			return 1;

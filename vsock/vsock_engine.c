@@ -968,20 +968,6 @@ uint64_t vsock_engine_now_ms(void)
 	return now;
 }
 
-uint64_t vsock_engine_next_deadline_ms(void)
-{
-	uint64_t next = UINT64_MAX;
-	for (int i = 0; i < NCONN; i++) {
-		const struct conn *c = &conns[i];
-		if (!c->timer_on)
-			continue;
-		uint64_t d = c->timer_unstarted ? now : c->deadline;
-		if (d < next)
-			next = d;
-	}
-	return next;
-}
-
 #ifdef BV_VSOCK_TEST_HOOKS
 unsigned vsock_engine_test_rx_held(const struct vsock_rxbuf **out, unsigned max)
 {

@@ -117,12 +117,6 @@ void vsock_engine_stats(struct vsock_stats *out);
 /* Last time given to vsock_engine_tick (0 before the first tick). */
 uint64_t vsock_engine_now_ms(void);
 
-/* When vsock_engine_tick next has something to do: the earliest armed connect
- * or close timeout, in the tick clock's milliseconds; UINT64_MAX when no timer
- * is armed. A timer armed before the first tick reports the last tick's time
- * (due now: the next tick starts it). For a caller that halts the CPU. */
-uint64_t vsock_engine_next_deadline_ms(void);
-
 #ifdef BV_VSOCK_TEST_HOOKS
 /* Tests only: move the byte counters of an idle connection h (nothing in
  * flight either way) so that our tx_cnt and fwd_cnt start at the given

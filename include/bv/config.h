@@ -134,9 +134,10 @@
 #define BV_VSOCK_WAIT_MAX_HALT_MS 50
 #endif
 /* The same when the device has no interrupt we can use (the port has none,
- * or its line was masked as a storm): the guest then polls at this period. */
+ * or its line was masked as a storm): the guest then polls at this period
+ * (no shorter than a UEFI firmware's 10 ms timer tick, or it cannot sleep). */
 #ifndef BV_VSOCK_WAIT_POLL_MS
-#define BV_VSOCK_WAIT_POLL_MS 5
+#define BV_VSOCK_WAIT_POLL_MS 10
 #endif
 /* Waiting this long with nothing back from the device, ring its doorbells
  * whatever it asked (a stale avail_event or NO_NOTIFY would hang us). */

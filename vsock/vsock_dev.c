@@ -319,6 +319,9 @@ int vsock_wait(uint32_t timeout_ms)
 		if (work_ready())
 			return 1;
 		uint64_t due = vsock_engine_next_deadline_ms();
+		uint64_t stall_due = vsock_diag_next_deadline_ms();
+		if (stall_due < due)
+			due = stall_due;
 		uint64_t due_us = due >= UINT64_MAX / 1000 ? UINT64_MAX : due * 1000;
 		now = bv_now_us();
 		if (due_us <= now)

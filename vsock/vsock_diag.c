@@ -167,6 +167,36 @@ void vsock_diag_poll(void)
 	}
 }
 
+/* When vsock_diag_poll next has a line to write if nothing changes: the
+ * earliest stall not yet logged that reaches BV_VSOCK_STALL_LOG_MS. A
+ * halted guest (vsock_wait) runs no poll until something wakes it, so the
+ * stall log is a timer like the engine's. */
+uint64_t vsock_diag_next_deadline_ms(void)
+{
+	uint64_t d = UINT64_MAX;
+	if (!BV_VSOCK_STALL_LOG_MS)
+		return d;
+	for (int i = 0; i < NENT; i++) {
+		struct vsock_conn_info ci;
+		const struct episode *e = &eps[i];
+		if (vsock_conn_info(i, &ci) != 0 || ci.state == VSOCK_STATE_LISTEN)
+			continue;
+		int same = same_conn(e, &ci);
+		if (ci.tx_stalled && !(same && e->tx_logged)) {
+			uint64_t t = ci.now_ms - ci.tx_stall_ms + BV_VSOCK_STALL_LOG_MS;
+			if (t < d)
+				d = t;
+		}
+		if (rx_window_zero(&ci) && !(same && e->rx_logged)) {
+			/* Not yet seen by a poll: its episode starts at the next. */
+			uint64_t t = (same && e->rx_on ? e->rx_since : ci.now_ms) + BV_VSOCK_STALL_LOG_MS;
+			if (t < d)
+				d = t;
+		}
+	}
+	return d;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 /* Where the text goes: the caller's buffer (snprintf rules) or bv_logf. */

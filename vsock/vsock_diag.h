@@ -10,6 +10,7 @@
 #define BV_VSOCK_DIAG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Write the table into buf as snprintf does: at most size - 1 characters
  * and a NUL (when size > 0; buf may be NULL when size is 0). Returns the
@@ -40,5 +41,10 @@ const char *vsock_diag_state_name(int state);
  * the receive-side stall that the table shows. BV_VSOCK_STALL_LOG_MS = 0:
  * no lines (the table still shows the ages). */
 void vsock_diag_poll(void);
+
+/* The engine-clock millisecond at which vsock_diag_poll will next log a
+ * stall if nothing changes (UINT64_MAX: none pending); vsock_wait wakes for
+ * it as for the engine's own timers. */
+uint64_t vsock_diag_next_deadline_ms(void);
 
 #endif

@@ -931,9 +931,16 @@ void vsock_engine_tick(uint64_t now_ms)
 uint64_t vsock_engine_next_deadline_ms(void)
 {
 	uint64_t d = UINT64_MAX;
-	for (int i = 0; i < NCONN; i++)
-		if (conns[i].timer_on && !conns[i].timer_unstarted && conns[i].deadline < d)
-			d = conns[i].deadline;
+	for (int i = 0; i < NCONN; i++) {
+		const struct conn *c = &conns[i];
+		if (c->timer_on && !c->timer_unstarted && c->deadline < d)
+			d = c->deadline;
+		/* The CREDIT_REQUEST retry is a timer too: a halted guest must wake
+		 * for it, or a peer that only answers requests leaves us stuck. */
+		if (c->state == C_ESTABLISHED && c->tx_unsent && c->credit_req_sent &&
+		    conn_peer_credit(c) == 0 && c->credit_req_at + BV_VSOCK_CREDIT_RETRY_MS < d)
+			d = c->credit_req_at + BV_VSOCK_CREDIT_RETRY_MS;
+	}
 	return d;
 }
 

@@ -77,8 +77,9 @@ int vsock_engine_replies_backed_up(unsigned tx_ring_size);
  * armed before the first tick start at that tick. */
 void vsock_engine_tick(uint64_t now_ms);
 
-/* The earliest timer deadline (ms, on the vsock_engine_tick clock), or
- * UINT64_MAX when no timer runs: how long a waiting glue may sleep. */
+/* The earliest timer deadline (ms, on the vsock_engine_tick clock: connect
+ * and close timeouts, the CREDIT_REQUEST retry), or UINT64_MAX when no timer
+ * runs: how long a waiting glue may sleep. */
 uint64_t vsock_engine_next_deadline_ms(void);
 
 /* TRANSPORT_RESET event: connecting/established connections fail with

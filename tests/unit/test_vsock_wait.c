@@ -330,6 +330,20 @@ void bv_port_irq_off(int handle)
 	line.offs++;
 }
 
+/* The log, kept so the stall log's lines can be checked (the weak one in
+ * arch/host/port.c prints). */
+static char logtext[8192];
+static size_t loglen;
+
+void bv_port_log(const char *s, size_t n)
+{
+	if (n > sizeof(logtext) - 1 - loglen)
+		n = sizeof(logtext) - 1 - loglen;
+	memcpy(logtext + loglen, s, n);
+	loglen += n;
+	logtext[loglen] = 0;
+}
+
 /* ================================================================ the guest app */
 
 static int lh = -1, conn = -1;
@@ -515,6 +529,56 @@ static void test_engine_timer(void)
 	CHECK_EQ(port.lost_wakeups, 0);
 }
 
+/* A peer that grants no more credit and answers nothing: the CREDIT_REQUEST
+ * retry and the stall log are timers too. A guest halted in vsock_wait must
+ * wake for each at its time, or it would never ask again and never say why
+ * it is stuck (found in the end-to-end stall test). */
+static void test_stall_timers(void)
+{
+	boot(0, IRQ_PROPER);
+	connect_host();
+	static char big[65536 + 4096];   /* the host grants 65536 and never forwards */
+	uint32_t off = 0;
+	for (int i = 0; i < 16 && off < sizeof(big); i++) {
+		int n = vsock_send(conn, big + off, (uint32_t)(sizeof(big) - off));
+		if (n > 0)
+			off += (uint32_t)n;
+		app_settle();
+	}
+	CHECK_EQ(off, (uint32_t)sizeof(big));
+	CHECK_EQ(dev.tx_rw_bytes, 65536);
+	CHECK_EQ(dev.last_tx_op, VSOCK_OP_CREDIT_REQUEST);
+	uint64_t stalled = fake_us;
+	loglen = 0;
+	logtext[0] = 0;
+
+	/* 1: the retry, BV_VSOCK_CREDIT_RETRY_MS after the first request */
+	dev.last_tx_op = 0;
+	uint64_t want = stalled + (uint64_t)BV_VSOCK_CREDIT_RETRY_MS * MS;
+	while (dev.last_tx_op != VSOCK_OP_CREDIT_REQUEST && fake_us < want + 100 * MS) {
+		CHECK_EQ(vsock_wait(VSOCK_WAIT_FOREVER), 1);
+		app_settle();
+	}
+	CHECK_EQ(dev.last_tx_op, VSOCK_OP_CREDIT_REQUEST);
+	CHECK(fake_us + MS >= want && fake_us <= want + MS);
+
+	/* 2: the stall line, BV_VSOCK_STALL_LOG_MS after the stall began */
+	if (BV_VSOCK_STALL_LOG_MS) {
+		want = stalled + (uint64_t)BV_VSOCK_STALL_LOG_MS * MS;
+		while (!strstr(logtext, "vsock: stall: guest port") && fake_us < want + 100 * MS) {
+			CHECK_EQ(vsock_wait(VSOCK_WAIT_FOREVER), 1);
+			app_settle();
+		}
+		CHECK(strstr(logtext, "vsock: stall: guest port 1234 -> host port") != NULL);
+		CHECK(fake_us + MS >= want && fake_us <= want + MS);
+	}
+	CHECK_EQ(dev.tx_rw_bytes, 65536);   /* nothing sent past the credit */
+	CHECK_EQ(port.lost_wakeups, 0);
+	vsock_close(conn);
+	conn = -1;
+	app_settle();
+}
+
 /* EVENT_IDX with a device whose avail_event never moves after the first
  * kick (firecracker-microvm/firecracker#5969): the guest's next TX publish
  * does not pass it, so no kick; the packet would sit forever. The wait's
@@ -653,6 +717,7 @@ int main(void)
 	test_no_lost_wakeup(0);
 	test_no_lost_wakeup(1ull << VIRTIO_RING_F_EVENT_IDX);
 	test_engine_timer();
+	test_stall_timers();
 	test_stale_avail_event();
 	test_event_idx_honest();
 	test_stuck_line();

@@ -6,6 +6,13 @@
 #include "bv/arch.h"
 #include "libc-glue/picolibc/glue.h"
 
+/* picolibc's integer printf (an arch.mk choice) prints only the low long of
+ * a %llu argument; the apps print 64-bit counters and CIDs that way. */
+#ifdef PICOLIBC_INTEGER_PRINTF_SCANF
+_Static_assert(sizeof(long) == sizeof(long long),
+	       "PICOLIBC_INTEGER_PRINTF_SCANF truncates %llu where long is narrower than long long");
+#endif
+
 static int bv_glue_put(char c, FILE *f)
 {
 	(void)f;

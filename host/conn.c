@@ -634,12 +634,14 @@ void bvh_dump_stats(const struct bvh_engine *e, FILE *f)
 	const struct bvh_stats *s = &e->st;
 	fprintf(f, "bv-vhost-vsock: stats: conns %u active, %llu host-initiated, %llu guest-initiated, "
 		"%llu/%llu refused (host/guest), %llu resets, %llu stalled; guest tx %llu pkts %llu bytes, "
-		"guest rx %llu pkts %llu bytes; orphan RST %llu (dropped %llu); calls %llu\n",
+		"guest rx %llu pkts %llu bytes; orphan RST %llu (dropped %llu); calls %llu; "
+		"kicks rx %llu tx %llu event %llu\n",
 		e->nactive, (unsigned long long)s->conns_host, (unsigned long long)s->conns_guest,
 		(unsigned long long)s->refused_host, (unsigned long long)s->refused_guest,
 		(unsigned long long)s->resets, (unsigned long long)s->stalls, (unsigned long long)s->tx_pkts, (unsigned long long)s->tx_bytes,
 		(unsigned long long)s->rx_pkts, (unsigned long long)s->rx_bytes,
-		(unsigned long long)s->orphan_rst, (unsigned long long)s->orphan_drop, (unsigned long long)s->calls);
+		(unsigned long long)s->orphan_rst, (unsigned long long)s->orphan_drop, (unsigned long long)s->calls,
+		(unsigned long long)s->kicks[0], (unsigned long long)s->kicks[1], (unsigned long long)s->kicks[2]);
 	for (int k = 0; k < BVH_BAD_MAX; k++)
 		if (s->bad[k])
 			fprintf(f, "bv-vhost-vsock: stats: guest error \"%s\": %llu\n", bad_names[k],

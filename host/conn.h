@@ -47,6 +47,8 @@ struct bvh_stats {
 	uint64_t bad[BVH_BAD_MAX];
 	uint64_t tx_pkts, rx_pkts, tx_bytes, rx_bytes;
 	uint64_t calls;              /* interrupts (call eventfd writes) sent to the guest */
+	uint64_t kicks[VHU_NUM_QUEUES]; /* the guest's notifications per queue (RX, TX, event):
+				      * the kick eventfds' counts, one per doorbell write */
 	uint64_t conns_host, conns_guest, refused_host, refused_guest, resets, orphan_rst, orphan_drop;
 	uint64_t stalls;             /* connections logged as stalled on zero credit */
 };

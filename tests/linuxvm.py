@@ -120,19 +120,21 @@ def vmlinux_path(version=None):
     return out
 
 
-def _module_files(version):
-    """.ko paths for INITRAMFS_MODULES with their dependencies, in load
-    order, without repeats. Built-in modules produce 'builtin' lines."""
+def module_files(version, modules=INITRAMFS_MODULES):
+    """.ko paths for `modules` with their dependencies, in load order,
+    without repeats. Built-in modules produce 'builtin' lines."""
     order = []
-    for mod in INITRAMFS_MODULES:
+    for mod in modules:
         res = subprocess.run([_modprobe(), "-d", "/", "-S", version, "--show-depends", mod],
                              capture_output=True, text=True, timeout=30)
         if res.returncode != 0:
             raise LinuxVMError(f"modprobe --show-depends {mod} failed: {res.stderr}")
         for line in res.stdout.splitlines():
             parts = line.split()
-            if parts[:1] == ["insmod"] and parts[1] not in order:
-                order.append(os.path.normpath(parts[1]))
+            if parts[:1] == ["insmod"]:
+                path = os.path.normpath(parts[1])
+                if path not in order:
+                    order.append(path)
     return order
 
 
@@ -144,37 +146,48 @@ def _modprobe():
     raise LinuxVMError("modprobe not found: install kmod (tools/install-deps.sh)")
 
 
-def initramfs_path(version=None):
-    """A small uncompressed cpio: busybox, the 9p/overlay modules, /init.
-    Uncompressed because TCG decompresses slowly and the file is ~3 MB."""
-    version = version or kernel_version()
-    mods = _module_files(version)
-    stamp = _stamp([BUSYBOX, INIT_SCRIPT, __file__] + mods)
-    out = os.path.join(CACHE, version, f"initramfs-{stamp}.cpio")
-    if os.path.exists(out):
-        return out
-    with tempfile.TemporaryDirectory(prefix="lvm-initramfs-", dir=_mkdir(CACHE)) as stage:
+def pack_initramfs(stage_dir, files, modules):
+    """An uncompressed newc cpio (TCG decompresses slowly) of /bin, /proc,
+    /sys, /dev, the .ko files `modules` in /modules with their load order in
+    /modules.list, and `files` ({path in the image: (host path, mode)}).
+    Staged in a temporary directory below stage_dir; returns the bytes.
+    Shared with bench/linuxguest.py, whose initramfs differs only in files."""
+    with tempfile.TemporaryDirectory(prefix="initramfs-", dir=_mkdir(stage_dir)) as stage:
         for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "modules"):
             os.makedirs(os.path.join(stage, d))
-        shutil.copy(BUSYBOX, os.path.join(stage, "bin", "busybox"))
-        shutil.copy(INIT_SCRIPT, os.path.join(stage, "init"))
-        os.chmod(os.path.join(stage, "init"), 0o755)
+        for dest, (src, mode) in files.items():
+            shutil.copy(src, os.path.join(stage, dest))
+            os.chmod(os.path.join(stage, dest), mode)
         names = []
-        for m in mods:
+        for m in modules:
             name = os.path.basename(m)
             shutil.copy(m, os.path.join(stage, "modules", name))
             names.append(name)
         with open(os.path.join(stage, "modules.list"), "w") as f:
             f.write("\n".join(names) + "\n")
-        files = subprocess.run(["find", "."], cwd=stage, capture_output=True, check=True,
+        found = subprocess.run(["find", "."], cwd=stage, capture_output=True, check=True,
                                timeout=30).stdout
         cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=stage,
-                              input=files, capture_output=True, timeout=60)
+                              input=found, capture_output=True, timeout=60)
         if cpio.returncode != 0:
             raise LinuxVMError(f"cpio failed: {cpio.stderr.decode()}")
+    return cpio.stdout
+
+
+def initramfs_path(version=None):
+    """A small uncompressed cpio: busybox, the 9p/overlay modules, /init.
+    Uncompressed because TCG decompresses slowly and the file is ~3 MB."""
+    version = version or kernel_version()
+    mods = module_files(version)
+    stamp = _stamp([BUSYBOX, INIT_SCRIPT, __file__] + mods)
+    out = os.path.join(CACHE, version, f"initramfs-{stamp}.cpio")
+    if os.path.exists(out):
+        return out
+    data = pack_initramfs(CACHE, {"bin/busybox": (BUSYBOX, 0o755), "init": (INIT_SCRIPT, 0o755)},
+                          mods)
     for old in glob.glob(os.path.join(CACHE, version, "initramfs-*.cpio")):
         os.unlink(old)
-    _atomic_write(out, cpio.stdout)
+    _atomic_write(out, data)
     return out
 
 

@@ -52,15 +52,18 @@ def readline(proc, timeout):
 
 
 class Backend:
-    """A running bv-vhost-vsock; waits for its ready line, keeps stderr."""
+    """A running bv-vhost-vsock; waits for its ready line, keeps stderr.
+    prefix: words run before the binary (bench/ passes setpriv --pdeathsig so
+    the back end dies with the harness); self.cmd is the command without it."""
 
-    def __init__(self, tmp, *args, cid=3, binary=None):
+    def __init__(self, tmp, *args, cid=3, binary=None, prefix=()):
         self.vsock = os.path.join(tmp, "v.sock")
         self.uds = os.path.join(tmp, "u.sock")
         self.log_path = os.path.join(tmp, "backend.log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([binary or BACKEND, "-v", "--guest-cid", str(cid),
-                                      "--socket", self.vsock, "--uds-path", self.uds, *args],
+        self.cmd = [binary or BACKEND, "-v", "--guest-cid", str(cid),
+                    "--socket", self.vsock, "--uds-path", self.uds, *args]
+        self.proc = subprocess.Popen(list(prefix) + self.cmd,
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = readline(self.proc, 10)
         assert "listening on" in line, f"no ready line: {line!r}\n{self.stderr()}"

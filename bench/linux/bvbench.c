@@ -5,8 +5,10 @@
  *   1234 echo    every byte read is written back (ping-pong uses it too)
  *   1235 sink    reads to EOF, discards, prints "sink: <n> bytes", closes
  *   1236 source  reads a little-endian u64 N, sends N bytes, then shuts down
- * One process per port; connections on a port are served one at a time,
- * which is all the benchmark asks for. Never exits (it is PID 1); a fatal
+ * Echo has ECHO_WORKERS processes, each accepting and serving one
+ * connection at a time (the 8-connection figure needs that many at once,
+ * and forking per connection would put fork() inside the timed transfer);
+ * sink and source one process each. Never exits (it is PID 1); a fatal
  * error powers the VM off so the harness sees QEMU exit. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +26,7 @@
 #define SINK_PORT   1235
 #define SOURCE_PORT 1236
 #define BUF_SIZE    65536
+#define ECHO_WORKERS 8
 
 static char buf[BUF_SIZE];
 
@@ -155,18 +158,21 @@ static void serve_forever(int ls, void (*serve)(int))
 
 int main(void)
 {
-	static const struct { unsigned port; void (*serve)(int); } ports[] = {
-		{ ECHO_PORT, serve_echo }, { SINK_PORT, serve_sink }, { SOURCE_PORT, serve_source },
+	static const struct { unsigned port; void (*serve)(int); int workers; } ports[] = {
+		{ ECHO_PORT, serve_echo, ECHO_WORKERS }, { SINK_PORT, serve_sink, 1 },
+		{ SOURCE_PORT, serve_source, 1 },
 	};
 	int ls[3];
 	for (int i = 0; i < 3; i++)
 		ls[i] = listen_on(ports[i].port);
 	for (int i = 0; i < 3; i++) {
-		pid_t p = fork();
-		if (p < 0)
-			fatal("fork");
-		if (p == 0)
-			serve_forever(ls[i], ports[i].serve);
+		for (int w = 0; w < ports[i].workers; w++) {
+			pid_t p = fork();
+			if (p < 0)
+				fatal("fork");
+			if (p == 0)
+				serve_forever(ls[i], ports[i].serve);
+		}
 	}
 	say("bvbench: listening on %u (echo) %u (sink) %u (source)\n", ECHO_PORT, SINK_PORT,
 	    SOURCE_PORT);

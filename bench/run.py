@@ -642,7 +642,8 @@ def check(op, bound, v):
 
 
 def bound_label(op, bound):
-    frac = {1 / 3: "⅓", 1 / 20: "1/20", 0.5: "0.5×", 1.0: "1×", 3.0: "3×"}.get(bound, fmt(bound))
+    frac = {1 / 3: "⅓", 1 / 20: "1/20", 0.5: "0.5×", 1.0: "1×", 3.0: "3×", 0.9: "0.9×",
+            1.1: "1.1×"}.get(bound, fmt(bound))
     return ("≥ " if op == ">=" else "≤ ") + frac
 
 
@@ -809,7 +810,8 @@ def write_report(out, mode, cfg, res, refs, sizes, info, commands, errors, elaps
              "are served by the same back end (`build/host/bv-vhost-vsock-fast`, a fresh process "
              "per boot) and the same host clients.\n")
 
-    L.append("## The issue's targets (x86_64, barevsock ÷ Linux 6.1 in this run)\n")
+    L.append("## The issue's targets (issue 14: x86_64, barevsock ÷ Linux 6.1; issue 15: idle "
+             "CPU, halting ÷ busy-poll; this run)\n")
     L.append("Issue 14's targets are barevsock ÷ Linux; issue 15's are barevsock's idle QEMU CPU "
              "(% of one host CPU; x86_64 q35 over the rounds, then every transport once) and the "
              "halting build ÷ the busy-poll build (`make busypoll`) in the same rounds.\n")
@@ -844,9 +846,11 @@ def write_report(out, mode, cfg, res, refs, sizes, info, commands, errors, elaps
                      f" | {fmt(med(r.get('pkts_' + kind, [])))} | "
                      f"{COPIES[('barevsock' if g == 'bv' else 'linux', kind)]} |")
     L.append("")
-    L.append("While data flows barevsock polls its rings; `vsock_wait()` halts the vCPU only "
-             "after a short polling window with nothing to do, so during a transfer its vCPU "
-             "thread is busy whether it works or waits. Linux takes the device's interrupts.\n")
+    L.append("barevsock polls its rings while the device gives it work and halts in "
+             "`vsock_wait()` after a short polling window with nothing to do (BV_VSOCK_WAIT_SPIN_US, "
+             "growing up to BV_VSOCK_WAIT_SPIN_MAX_US), so its vCPU share is the time it worked or "
+             "polled; Linux takes the device's interrupts. The busy-poll build's vCPU spins "
+             "throughout (see Halting vs busy-poll).\n")
 
     L.append("## x86_64: barevsock vs Linux\n")
     L.append("| metric | unit | barevsock | Linux 6.1 | barevsock ÷ Linux (per-round range) |")

@@ -54,7 +54,7 @@ def test_bench_quick_end_to_end(tmp_path):
     # Both builds measured side by side, and both guests idle.
     bp = md.split("## Halting vs busy-poll")[1].split("\n## ")[0]
     for name in ("Echo, 1 connection", "p50", "Idle host CPU: QEMU"):
-        row = next((ln for ln in bp.splitlines() if name in ln), None)
+        row = next((ln for ln in bp.splitlines() if ln.startswith("| ") and name in ln), None)
         assert row and re.search(r"\| [0-9][0-9.,]* \| [0-9][0-9.,]* \| [0-9][0-9.,]* \|$", row), \
             f"halting vs busy-poll: no figures for {name!r}\n{bp}"
     x86 = md.split("## x86_64: barevsock vs Linux")[1].split("\n## ")[0]

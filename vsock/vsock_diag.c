@@ -69,6 +69,31 @@ static void over_ended(const struct episode *e, int tx, const char *state, uint6
 		state ? state : "gone", (unsigned long long)(now - since));
 }
 
+/* The engine-clock ms at which this connection's TX stall gets its line
+ * (UINT64_MAX: no stall, no lines, or its line is out). One rule for
+ * vsock_diag_poll, which logs once it is reached, and for
+ * vsock_diag_next_deadline_ms, which wakes a halted guest for it. A record
+ * whose logged episode is over (credit came, or a new one began) is reset
+ * by tx_episode before it asks. */
+static uint64_t tx_log_at(const struct episode *e, const struct vsock_conn_info *ci)
+{
+	if (!BV_VSOCK_STALL_LOG_MS || !ci->tx_stalled)
+		return UINT64_MAX;
+	uint64_t since = ci->now_ms - ci->tx_stall_ms;
+	if (e->tx_logged && since == e->tx_since)
+		return UINT64_MAX;
+	return since + BV_VSOCK_STALL_LOG_MS;
+}
+
+/* The same for our window as the peer sees it; an episode no poll has seen
+ * yet starts at the next one. */
+static uint64_t rx_log_at(const struct episode *e, const struct vsock_conn_info *ci)
+{
+	if (!BV_VSOCK_STALL_LOG_MS || !rx_window_zero(ci) || e->rx_logged)
+		return UINT64_MAX;
+	return (e->rx_on ? e->rx_since : ci->now_ms) + BV_VSOCK_STALL_LOG_MS;
+}
+
 static void tx_episode(struct episode *e, const struct vsock_conn_info *ci)
 {
 	char pn[40];
@@ -87,7 +112,7 @@ static void tx_episode(struct episode *e, const struct vsock_conn_info *ci)
 			over_ended(e, 1, vsock_diag_state_name(ci->state), e->tx_since, now);
 		e->tx_logged = 0;
 	}
-	if (!BV_VSOCK_STALL_LOG_MS || !ci->tx_stalled || e->tx_logged || ci->tx_stall_ms < BV_VSOCK_STALL_LOG_MS)
+	if (now < tx_log_at(e, ci))
 		return;
 	e->tx_logged = 1;
 	e->tx_since = since;
@@ -127,7 +152,7 @@ static void rx_episode(struct episode *e, const struct vsock_conn_info *ci)
 		e->rx_on = 1;
 		e->rx_since = now;
 	}
-	if (!BV_VSOCK_STALL_LOG_MS || e->rx_logged || now - e->rx_since < BV_VSOCK_STALL_LOG_MS)
+	if (now < rx_log_at(e, ci))
 		return;
 	e->rx_logged = 1;
 	bv_logf("vsock: stall: %s -> guest port %u: our window zero for %llu ms "
@@ -176,23 +201,17 @@ uint64_t vsock_diag_next_deadline_ms(void)
 	uint64_t d = UINT64_MAX;
 	if (!BV_VSOCK_STALL_LOG_MS)
 		return d;
+	static const struct episode fresh;   /* a connection no poll has seen */
 	for (int i = 0; i < NENT; i++) {
 		struct vsock_conn_info ci;
-		const struct episode *e = &eps[i];
 		if (vsock_conn_info(i, &ci) != 0 || ci.state == VSOCK_STATE_LISTEN)
 			continue;
-		int same = same_conn(e, &ci);
-		if (ci.tx_stalled && !(same && e->tx_logged)) {
-			uint64_t t = ci.now_ms - ci.tx_stall_ms + BV_VSOCK_STALL_LOG_MS;
-			if (t < d)
-				d = t;
-		}
-		if (rx_window_zero(&ci) && !(same && e->rx_logged)) {
-			/* Not yet seen by a poll: its episode starts at the next. */
-			uint64_t t = (same && e->rx_on ? e->rx_since : ci.now_ms) + BV_VSOCK_STALL_LOG_MS;
-			if (t < d)
-				d = t;
-		}
+		const struct episode *e = same_conn(&eps[i], &ci) ? &eps[i] : &fresh;
+		uint64_t t = tx_log_at(e, &ci), r = rx_log_at(e, &ci);
+		if (t < d)
+			d = t;
+		if (r < d)
+			d = r;
 	}
 	return d;
 }

@@ -897,6 +897,16 @@ void vsock_engine_init(uint64_t cid, uint64_t features)
 	ctl_rr = data_rr = 0;
 }
 
+/* When the CREDIT_REQUEST retry is due (UINT64_MAX: c is not waiting on an
+ * answer to one). vsock_engine_tick acts on it; vsock_engine_next_deadline_ms
+ * reports it, so a halted guest wakes for it. */
+static uint64_t credit_retry_at(const struct conn *c)
+{
+	if (c->state != C_ESTABLISHED || !c->tx_unsent || !c->credit_req_sent || conn_peer_credit(c) != 0)
+		return UINT64_MAX;
+	return c->credit_req_at + BV_VSOCK_CREDIT_RETRY_MS;
+}
+
 void vsock_engine_tick(uint64_t now_ms)
 {
 	now = now_ms;
@@ -922,7 +932,7 @@ void vsock_engine_tick(uint64_t now_ms)
 			/* Still no credit a while after our CREDIT_REQUEST (its answer
 			 * may have said nothing new, or been lost): ask again, so a
 			 * peer that only answers requests cannot leave us stuck. */
-			if (c->credit_req_sent && now - c->credit_req_at >= BV_VSOCK_CREDIT_RETRY_MS)
+			if (now >= credit_retry_at(c))
 				c->credit_req_sent = 0;
 		}
 	}
@@ -937,9 +947,9 @@ uint64_t vsock_engine_next_deadline_ms(void)
 			d = c->deadline;
 		/* The CREDIT_REQUEST retry is a timer too: a halted guest must wake
 		 * for it, or a peer that only answers requests leaves us stuck. */
-		if (c->state == C_ESTABLISHED && c->tx_unsent && c->credit_req_sent &&
-		    conn_peer_credit(c) == 0 && c->credit_req_at + BV_VSOCK_CREDIT_RETRY_MS < d)
-			d = c->credit_req_at + BV_VSOCK_CREDIT_RETRY_MS;
+		uint64_t retry = credit_retry_at(c);
+		if (retry < d)
+			d = retry;
 	}
 	return d;
 }

@@ -17,6 +17,31 @@ from vsockhost import BACKEND, Backend, hybrid_connect  # noqa: E402
 DEFAULT_TARGET = {"x86_64": "x86_64-q35", "aarch64": "aarch64-a53", "arm": "arm-a15"}
 VSOCK_DEVICE = {"x86_64-q35": "vhost-user-vsock-pci", "aarch64-a53": "vhost-user-vsock-pci",
                 "arm-a15": "vhost-user-vsock-device"}
+def hello_round_trip(backend, guest, port, msg, console, how, t0=None):
+    """Connect to the guest's echo through the back end, send msg, read it
+    back, print both and the guest's console; 0 when it came back intact."""
+    s, reply = hybrid_connect(backend.uds, port, timeout=30, retry=True)
+    if s is None:
+        print(guest.text)
+        raise SystemExit(f"run: guest port {port} refused the connection ({reply!r})")
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    after = f", {time.monotonic() - t0:.1f} s after QEMU started" if t0 is not None else ""
+    print(f"run: sent {msg!r}, guest echoed {got!r}{after}")
+    s.close()
+    time.sleep(0.5)
+    guest._pump(0.5)
+    print(f"---- {console} console ----")
+    print(guest.text)
+    print(f"run: try it yourself: {how}")
+    return 0 if got == msg else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--arch", default="x86_64", choices=sorted(DEFAULT_TARGET))
@@ -38,27 +63,10 @@ def main():
     with Backend(tmp, cid=3) as backend:
         print(f"run: booting {echo} on {target} with host/ backend (cid 3)")
         with qemu.Guest(target, echo, backend.qemu_args(VSOCK_DEVICE[target]), shared_mem=True) as g:
-            s, reply = hybrid_connect(backend.uds, args.port, timeout=30, retry=True)
-            if s is None:
-                print(g.text)
-                raise SystemExit(f"run: guest port {args.port} refused the connection ({reply!r})")
-            msg = b"hello, barevsock!\n"
-            s.sendall(msg)
-            got = b""
-            while len(got) < len(msg):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-            print(f"run: sent {msg!r}, guest echoed {got!r}")
-            s.close()
-            time.sleep(0.5)
-            g._pump(0.5)
-            print("---- guest console ----")
-            print(g.text)
-            print(f"run: try it yourself: start build/host/bv-vhost-vsock, boot the guest (see README), then\n"
-                  f"     printf 'CONNECT {args.port}\\nhi\\n' | socat - UNIX-CONNECT:<uds-path>")
-            return 0 if got == msg else 1
+            return hello_round_trip(
+                backend, g, args.port, b"hello, barevsock!\n", "guest",
+                f"start build/host/bv-vhost-vsock, boot the guest (see README), then\n"
+                f"     printf 'CONNECT {args.port}\\nhi\\n' | socat - UNIX-CONNECT:<uds-path>")
 
 
 def run_uefi(args):
@@ -73,26 +81,8 @@ def run_uefi(args):
         g = uefi.Guest(args.arch, "echo", backend.qemu_args(device), shared_mem=True)
         try:
             g.wait_for("echo: listening on port", timeout=300)
-            s, reply = hybrid_connect(backend.uds, args.port, timeout=30, retry=True)
-            if s is None:
-                print(g.text)
-                raise SystemExit(f"run: guest port {args.port} refused the connection ({reply!r})")
-            msg = b"hello, barevsock under UEFI!\n"
-            s.sendall(msg)
-            got = b""
-            while len(got) < len(msg):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-            print(f"run: sent {msg!r}, guest echoed {got!r}, {time.monotonic() - t0:.1f} s after QEMU started")
-            s.close()
-            time.sleep(0.5)
-            g._pump(0.5)
-            print("---- firmware console ----")
-            print(g.text)
-            print(f"run: try it yourself: README.md, 'barevsock as a UEFI application'")
-            return 0 if got == msg else 1
+            return hello_round_trip(backend, g, args.port, b"hello, barevsock under UEFI!\n", "firmware",
+                                    "README.md, 'barevsock as a UEFI application'", t0)
         finally:
             g.kill()
 

@@ -19,7 +19,7 @@ import pytest
 import echosession
 import qemu
 import vsockpcap as vp
-from vsockhost import TRANSPORTS, Setup, hybrid_connect
+from vsockhost import TRANSPORTS, Setup, drain_hashed, hybrid_connect
 
 STALL_MS = 400
 STALL_RE = re.compile(
@@ -82,17 +82,10 @@ def test_stalled_connection_is_logged_once_with_its_credit(tmp_path=None):
         # Now read: everything moves again, and every byte comes back intact.
         sock.setblocking(True)
         sock.settimeout(60)
-        got = hashlib.sha256()
-        ngot = 0
         sock.shutdown(socket.SHUT_WR)
-        while True:
-            d = sock.recv(262144)
-            if not d:
-                break
-            got.update(d)
-            ngot += len(d)
+        ngot, digest = drain_hashed(sock)
         sock.close()
-        assert (ngot, got.hexdigest()) == (nsent, sent.hexdigest()), f"echoed {ngot} of {nsent} bytes"
+        assert (ngot, digest) == (nsent, sent.hexdigest()), f"echoed {ngot} of {nsent} bytes"
         over = _wait_log(s.backend, r"stall over: host port %d <-> guest port 1234: credit again" % host_port)
         assert len(over) == 1
         assert s.backend.stop() == 0, s.describe()

@@ -17,7 +17,7 @@ import pytest
 import qemu
 import vsockpcap as vp
 from test_host_stall import STALL_RE as HOST_STALL_RE
-from vsockhost import TRANSPORTS, Setup, echo_stream, hybrid_connect, pool_lines, wait_pool_baseline
+from vsockhost import TRANSPORTS, Setup, drain_hashed, echo_stream, hybrid_connect, pool_lines, wait_pool_baseline
 
 ECHO_PORT = 1234
 DIAG_PORT = 1290
@@ -244,15 +244,9 @@ def test_stall_is_logged_once_each_way_with_the_numbers_both_sides_saw():
         sock.setblocking(True)
         sock.settimeout(120)
         sock.shutdown(socket.SHUT_WR)
-        got, ngot = hashlib.sha256(), 0
-        while True:
-            d = sock.recv(262144)
-            if not d:
-                break
-            got.update(d)
-            ngot += len(d)
+        ngot, digest = drain_hashed(sock)
         sock.close()
-        assert (ngot, got.hexdigest()) == (nsent, sent.hexdigest()), f"echoed {ngot} of {nsent} bytes"
+        assert (ngot, digest) == (nsent, sent.hexdigest()), f"echoed {ngot} of {nsent} bytes"
         _wait_text(s, r"vsock: stall over: guest port 1234 <-> host port %d: credit again after \d+ ms" % hp)
         _wait_text(s, r"vsock: stall over: host port %d <-> guest port 1234: window open again after \d+ ms" % hp)
         assert len(re.findall(r"vsock: stall over: ", s.guest.text)) == 2, s.guest.text[-3000:]

@@ -122,6 +122,17 @@ def hybrid_connect(uds, port, timeout=20, retry=False):
         time.sleep(0.2)
 
 
+def drain_hashed(sock, chunk=262144):
+    """Read sock until EOF. Returns (bytes read, sha256 hex digest of them)."""
+    got, n = hashlib.sha256(), 0
+    while True:
+        d = sock.recv(chunk)
+        if not d:
+            return n, got.hexdigest()
+        got.update(d)
+        n += len(d)
+
+
 def echo_stream(sock, nbytes, chunk=65536):
     """Write nbytes of random data while a second thread reads the echo back.
     Returns (seconds, sha256 of sent, sha256 of received, bytes received)."""
